@@ -1,0 +1,23 @@
+/* Where gbca keeps things: CAROOT and path helpers. */
+#ifndef GBCA_PATH_H
+#define GBCA_PATH_H
+
+#include <gbca/err.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca. */
+bool gbca_caroot(char *buf, size_t len, struct gbca_err *err);
+
+/* buf = dir + "/" + name; fails rather than truncating. */
+bool gbca_path_join(char *buf, size_t len, const char *dir, const char *name, struct gbca_err *err);
+
+/* Creates dir and any missing parents; the last component gets mode,
+ * parents 0755 (minus umask). An existing dir is left as it is. */
+bool gbca_mkdir_p(const char *dir, mode_t mode, struct gbca_err *err);
+
+/* "user@host" for certificate subjects. */
+void gbca_user_at_host(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,18 @@
+# src/: the gbca binary. Everything but main.c goes into libgbca.a so unit
+# tests link the same code the binary runs.
+noinst_LIBRARIES += libgbca.a
+libgbca_a_SOURCES = \
+	include/gbca/err.h src/err.c \
+	include/gbca/save.h src/save.c \
+	include/gbca/path.h src/path.c \
+	include/gbca/names.h src/names.c \
+	include/gbca/key.h src/key.c \
+	include/gbca/ca.h src/ca.c \
+	include/gbca/issue.h src/issue.c \
+	include/gbca/ledger.h src/ledger.c \
+	include/gbca/cmd.h \
+	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c
+
+bin_PROGRAMS += gbca
+gbca_SOURCES = src/main.c
+gbca_LDADD = libgbca.a $(GBCA_LIBS)

@@ -1,0 +1,94 @@
+/* gbca: the command table and dispatch. */
+#include "config.h"
+#include <gbca/cmd.h>
+#include <gbca/err.h>
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "init", gbca_cmd_init, "create the local root CA (name-constrained by default)" },
+	{ "issue", gbca_cmd_issue, "issue a leaf certificate (default: generativelanguage.googleapis.com)" },
+	{ "list", gbca_cmd_list, "list the certificates this CA issued, with days left" },
+	{ "caroot", gbca_cmd_caroot, "print the CA folder (CAROOT)" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show help for gbca or a command" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+print_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: gbca COMMAND [OPTIONS] [ARGS]\n"
+	        "\n"
+	        "gbca makes a local CA and certificates so tools reach a local Gemini API\n"
+	        "proxy at https://generativelanguage.googleapis.com without turning TLS\n"
+	        "checks off.\n"
+	        "\n"
+	        "commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out,
+	        "\n"
+	        "Run 'gbca COMMAND --help' for a command's options.\n"
+	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca.\n");
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	if (gbca_wants_help(argc, argv)) {
+		printf("usage: gbca version\n\nPrints gbca's version.\n");
+		return GBCA_EXIT_OK;
+	}
+	if (argc > 1)
+		return gbca_usage_error("version", "unexpected argument \"%s\"", argv[1]);
+	printf("gbca %s\n", PACKAGE_VERSION);
+	return GBCA_EXIT_OK;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	if (argc > 1) {
+		for (size_t i = 0; i < N_COMMANDS; i++) {
+			if (strcmp(argv[1], commands[i].name) == 0) {
+				char *sub[] = { argv[1], (char *)"--help", NULL };
+				return commands[i].run(2, sub);
+			}
+		}
+		return gbca_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+	}
+	print_usage(stdout);
+	return GBCA_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return GBCA_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return cmd_help(1, argv);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	if (argv[1][0] == '-')
+		return gbca_usage_error(NULL, "unknown option %s (options go after the command)", argv[1]);
+	return gbca_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+}

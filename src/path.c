@@ -1,0 +1,116 @@
+/* Where gbca keeps things: CAROOT, path joining, directory creation. */
+#include "config.h"
+#include <gbca/path.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool
+gbca_path_join(char *buf, size_t len, const char *dir, const char *name, struct gbca_err *err)
+{
+	size_t dl = strlen(dir);
+	int n;
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	n = snprintf(buf, len, "%.*s/%s", (int)dl, dir, name);
+	if (n < 0 || (size_t)n >= len)
+		return gbca_fail(err, "path too long: %s/%s", dir, name);
+	return true;
+}
+
+static const char *
+home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home != NULL && home[0] == '/')
+		return home;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_dir : NULL;
+}
+
+bool
+gbca_caroot(char *buf, size_t len, struct gbca_err *err)
+{
+	const char *v = getenv("GBCA_CAROOT");
+	const char *home;
+	int n;
+
+	if (v != NULL && v[0] != '\0') {
+		n = snprintf(buf, len, "%s", v);
+		if (n < 0 || (size_t)n >= len)
+			return gbca_fail(err, "GBCA_CAROOT is too long");
+		return true;
+	}
+	/* The XDG spec says relative values are to be ignored. */
+	v = getenv("XDG_DATA_HOME");
+	if (v != NULL && v[0] == '/')
+		return gbca_path_join(buf, len, v, "gbca", err);
+	home = home_dir();
+	if (home == NULL)
+		return gbca_fail(err, "can't find your home directory; set GBCA_CAROOT to choose where the CA lives");
+	n = snprintf(buf, len, "%s/.local/share/gbca", home);
+	if (n < 0 || (size_t)n >= len)
+		return gbca_fail(err, "home directory path is too long; set GBCA_CAROOT");
+	return true;
+}
+
+bool
+gbca_mkdir_p(const char *dir, mode_t mode, struct gbca_err *err)
+{
+	char tmp[PATH_MAX];
+	char *p;
+	struct stat st;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return gbca_fail(err, "path too long: %s", dir);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			return gbca_fail(err, "couldn't create %s: %s", tmp, strerror(e));
+		}
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0) {
+		int e = errno;
+		if (e != EEXIST)
+			return gbca_fail(err, "couldn't create %s: %s", tmp, strerror(e));
+	} else if (chmod(tmp, mode) < 0) {
+		/* mkdir's mode is filtered by the umask; the one we asked for is exact. */
+		int e = errno;
+		return gbca_fail(err, "couldn't set the mode of %s: %s", tmp, strerror(e));
+	}
+	if (stat(tmp, &st) < 0 || !S_ISDIR(st.st_mode))
+		return gbca_fail(err, "%s exists and is not a directory", tmp);
+	return true;
+}
+
+void
+gbca_user_at_host(char *buf, size_t len)
+{
+	char host[256] = "localhost";
+	const char *user = NULL;
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw != NULL)
+		user = pw->pw_name;
+	if (user == NULL)
+		user = getenv("USER");
+	if (user == NULL)
+		user = "unknown";
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "%s@%s", user, host);
+}

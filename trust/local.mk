@@ -1,0 +1,9 @@
+# trust/: one file per trust store (issue 3) and the ASN.1 module that
+# libtasn1 compiles at build time (asn1Parser -> trust/gbca-asn1.c).
+libgbca_a_SOURCES += include/gbca/der.h trust/der.c
+nodist_libgbca_a_SOURCES = trust/gbca-asn1.c
+EXTRA_DIST += trust/gbca.asn
+BUILT_SOURCES = trust/gbca-asn1.c
+CLEANFILES += trust/gbca-asn1.c
+trust/gbca-asn1.c: $(top_srcdir)/trust/gbca.asn
+	$(AM_V_GEN)$(MKDIR_P) trust && $(ASN1PARSER) -o $@ -n gbca_asn1_tab $(top_srcdir)/trust/gbca.asn
