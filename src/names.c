@@ -116,8 +116,15 @@ parse_dns(const char *in, struct gbca_name *out, struct gbca_err *err)
 	char buf[1024];
 	const char *base;
 
-	if (!dns_normalise(in, buf, sizeof(buf), err))
+	/* IDNA mapping would drop the '*', so map only what follows "*.". */
+	if (in[0] == '*' && in[1] == '.') {
+		buf[0] = '*';
+		buf[1] = '.';
+		if (!dns_normalise(in + 2, buf + 2, sizeof(buf) - 2, err))
+			return false;
+	} else if (!dns_normalise(in, buf, sizeof(buf), err)) {
 		return false;
+	}
 	if (buf[0] == '*') {
 		if (buf[1] != '.')
 			return gbca_fail(err, "\"%s\": a wildcard must be the whole first label, as in *.example.test", in);

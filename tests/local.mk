@@ -1,0 +1,19 @@
+# tests/: C unit tests (own TAP library) and shell end-to-end tests, all TAP.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_DRIVER = $(LOG_DRIVER)
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
+
+EXTRA_DIST += tests/lib.sh
+noinst_LIBRARIES += libtap.a
+libtap_a_SOURCES = tests/tap.h tests/tap.c
+TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)
+
+TESTS += $(check_PROGRAMS)
+
+check_PROGRAMS += tests/test-names tests/test-save tests/test-ca
+tests_test_names_LDADD = $(TEST_LIBS)
+tests_test_save_LDADD = $(TEST_LIBS)
+tests_test_ca_LDADD = $(TEST_LIBS)

@@ -1,0 +1,79 @@
+# Shared helpers for gbca's shell tests: TAP output with named cases, a private
+# temp dir removed by a trap, and the trust variables of the machine unset.
+# Usage: . "$srcdir/tests/lib.sh"; then `ok NAME CMD...`, `fails NAME CMD...`,
+# `is NAME GOT WANT`, `skip_all REASON`, and `done_testing` at the end.
+
+set -u
+: "${GBCA:?GBCA must point at the gbca binary (make check sets it)}"
+
+# The machines export these; a test that keeps them can pass for the wrong reason.
+unset NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE REQUESTS_CA_BUNDLE \
+      GBCA_CAROOT XDG_DATA_HOME
+
+TAP_N=0
+TAP_FAILED=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gbca-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export HOME="$TMP/home"
+mkdir -p "$HOME"
+
+_tap_result() { # status name
+	TAP_N=$((TAP_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $TAP_N - $2"
+	else
+		echo "not ok $TAP_N - $2"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+}
+
+# ok NAME CMD...: passes when CMD exits 0; its output is shown on failure.
+ok() {
+	local name=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	_tap_result "$rc" "$name"
+	[ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+	return 0
+}
+
+# fails NAME CMD...: passes when CMD exits non-zero.
+fails() {
+	local name=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" -ne 0 ]; then _tap_result 0 "$name"; else _tap_result 1 "$name"; printf '%s\n' "$out" | sed 's/^/# /'; fi
+	return 0
+}
+
+# is NAME GOT WANT
+is() {
+	if [ "$2" = "$3" ]; then _tap_result 0 "$1"; else _tap_result 1 "$1"; echo "#   got: '$2'"; echo "#  want: '$3'"; fi
+}
+
+# like NAME TEXT PATTERN (grep -E)
+like() {
+	if printf '%s' "$2" | grep -Eq -- "$3"; then _tap_result 0 "$1"; else _tap_result 1 "$1"; printf '%s\n' "#   text: $2" "#   want: /$3/"; fi
+}
+
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+# need TOOL...: skip the whole file when a tool is missing, except in CI, where
+# every tool is installed and a missing one is a failure.
+need() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 && continue
+		if [ -n "${CI:-}" ]; then
+			echo "Bail out! $t is missing in CI; .ci/run must install it"
+			exit 1
+		fi
+		skip_all "$t is not installed"
+	done
+}
+
+done_testing() {
+	echo "1..$TAP_N"
+	[ "$TAP_FAILED" -eq 0 ]
+}
