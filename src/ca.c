@@ -525,9 +525,15 @@ backup_old(const char *dir, char *backup, size_t backup_len, struct gbca_err *er
 	strftime(stamp, sizeof(stamp), "backup-%Y%m%dT%H%M%SZ", &tm);
 	if (!gbca_path_join(backup, backup_len, dir, stamp, err))
 		return false;
-	if (mkdir(backup, 0700) < 0) {
+	/* Two --force runs in one second get backup-...Z and backup-...Z-2. */
+	for (int i = 2; mkdir(backup, 0700) < 0; i++) {
 		int e = errno;
-		return gbca_fail(err, "couldn't create the backup folder %s: %s", backup, strerror(e));
+		char name[48];
+		if (e != EEXIST || i > 99)
+			return gbca_fail(err, "couldn't create the backup folder %s: %s", backup, strerror(e));
+		snprintf(name, sizeof(name), "%s-%d", stamp, i);
+		if (!gbca_path_join(backup, backup_len, dir, name, err))
+			return false;
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (!gbca_path_join(from, sizeof(from), dir, files[i], err) ||

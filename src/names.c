@@ -397,7 +397,7 @@ gbca_subtree_parse(const char *in, struct gbca_subtree *out, struct gbca_err *er
 			return gbca_fail_prefix(err, "--permit %s", in);
 		if (strlen(n.text) >= sizeof(out->text))
 			return gbca_fail(err, "--permit %s: too long", in);
-		snprintf(out->text, sizeof(out->text), "%s", n.text);
+		memcpy(out->text, n.text, strlen(n.text) + 1);
 		out->type = GBCA_SUBTREE_EMAIL;
 		return true;
 	}

@@ -59,13 +59,15 @@ gnutls_chain() {
 }
 
 # nss_verify DB ROOT|- LEAF USAGE: a fresh NSS database holding LEAF and, unless
-# ROOT is -, ROOT trusted for TLS servers (C,,); then certutil -V.
+# ROOT is -, ROOT trusted to issue TLS server (usage V: C,,) or client (usage C:
+# T,,) certificates; then certutil -V for that usage.
 nss_verify() {
-	local db=$1 root=$2 leaf=$3 usage=$4
+	local db=$1 root=$2 leaf=$3 usage=$4 trust=C,,
+	[ "$usage" = C ] && trust=T,,
 	rm -rf "$db" && mkdir -p "$db" || return 1
 	certutil -N -d "sql:$db" --empty-password || return 1
 	if [ "$root" != - ]; then
-		certutil -A -d "sql:$db" -n root -t C,, -i "$root" || return 1
+		certutil -A -d "sql:$db" -n root -t "$trust" -i "$root" || return 1
 	fi
 	certutil -A -d "sql:$db" -n leafnick -t ,, -i "$leaf" || return 1
 	certutil -V -u "$usage" -n leafnick -d "sql:$db"
@@ -219,7 +221,9 @@ leaf=$TMP/out/p256-p256/$NAME.pem
 fails "/interop/openssl/p256-root/server-leaf-not-sslclient" ossl_verify "$root" "$leaf" -purpose sslclient
 fails "/interop/gnutls/p256-root/server-leaf-not-client-auth" \
 	gnutls_verify "$root" "$leaf" --verify-purpose "$CLIENT_AUTH"
-fails "/interop/nss/p256-root/server-leaf-not-client" nss_verify "$dir/nss-server" "$root" "$leaf" C
+out=$(nss_verify "$dir/nss-server" "$root" "$leaf" C 2>&1)
+like "/interop/nss/p256-root/server-leaf-not-client" "$out" 'certificate is invalid: Certificate type not approved'
+
 
 # PKCS#12: OpenSSL, GnuTLS and Node open it with the default password only.
 for rk in ecdsa rsa; do
