@@ -147,8 +147,9 @@ issue(const struct issue_opts *o, struct gbca_name *names, size_t n, gnutls_x509
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
-	/* Shared: issuers run side by side; only 'init' (exclusive) waits for them. */
-	if (!gbca_ca_lock(dir, false, &lock_fd, &err)) {
+	/* Exclusive: two issuers writing the same file names must not end with
+	 * one's certificate beside the other's key. Each holds it ~1 ms. */
+	if (!gbca_ca_lock(dir, true, &lock_fd, &err)) {
 		if (errno == ENOENT)
 			gbca_print_error("there is no CA in %s; make one with: gbca init (or point GBCA_CAROOT at an existing one)", dir);
 		else

@@ -154,7 +154,7 @@ like "/cli/list-days-left" "$("$GBCA" list)" "SERIAL +EXPIRES +DAYS LEFT +NAMES"
 ok "/cli/list-json" sh -c "'$GBCA' list --json | python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; assert rows and all(0 <= r[\"days_left\"] <= 825 for r in rows)'"
 is "/cli/issue-log-mode" "$(mode "$GBCA_CAROOT/issued.log")" 600
 
-# --- concurrency: issuers share the lock, the log gets every line once ---
+# --- concurrency: issuers take turns on the lock, the log gets every line once ---
 mkdir par
 before=$(wc -l < "$GBCA_CAROOT/issued.log")
 for i in 1 2 3 4 5 6 7 8; do

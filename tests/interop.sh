@@ -224,7 +224,6 @@ fails "/interop/gnutls/p256-root/server-leaf-not-client-auth" \
 out=$(nss_verify "$dir/nss-server" "$root" "$leaf" C 2>&1)
 like "/interop/nss/p256-root/server-leaf-not-client" "$out" 'certificate is invalid: Certificate type not approved'
 
-
 # PKCS#12: OpenSSL, GnuTLS and Node open it with the default password only.
 for rk in ecdsa rsa; do
 	r=$(root_label "$rk")
