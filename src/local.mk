@@ -11,7 +11,9 @@ libgbca_a_SOURCES = \
 	include/gbca/issue.h src/issue.c \
 	include/gbca/ledger.h src/ledger.c \
 	include/gbca/cmd.h \
-	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c
+	include/gbca/run.h src/run.c \
+	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
+	src/cmd-trust.c src/cmd-env.c
 
 bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c

@@ -18,6 +18,9 @@ static const struct {
 } commands[] = {
 	{ "init", gbca_cmd_init, "create the local root CA (name-constrained by default)" },
 	{ "issue", gbca_cmd_issue, "issue a leaf certificate (default: generativelanguage.googleapis.com)" },
+	{ "trust", gbca_cmd_trust, "make this machine trust the CA (system, NSS, Node via --shells)" },
+	{ "untrust", gbca_cmd_untrust, "remove the CA from every trust store" },
+	{ "env", gbca_cmd_env, "print the NODE_EXTRA_CA_CERTS line for eval in a shell" },
 	{ "list", gbca_cmd_list, "list the certificates this CA issued, with days left" },
 	{ "caroot", gbca_cmd_caroot, "print the CA folder (CAROOT)" },
 	{ "version", cmd_version, "print the version" },

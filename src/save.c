@@ -17,10 +17,10 @@ hint_for(int e)
 	switch (e) {
 	case EACCES:
 	case EPERM:
-		return "; is the directory writable by you? (choose another with --out-dir)";
+		return "; is the folder writable by you?";
 	case ENOENT:
 	case ENOTDIR:
-		return "; does the directory exist?";
+		return "; does the folder exist?";
 	case ENOSPC:
 	case EDQUOT:
 		return "; free some disk space";

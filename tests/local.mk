@@ -7,8 +7,8 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
 
 EXTRA_DIST += tests/lib.sh
-TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh
-EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh
+TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh
+EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh
 noinst_LIBRARIES += libtap.a
 libtap_a_SOURCES = tests/tap.h tests/tap.c
 TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)
@@ -19,3 +19,12 @@ check_PROGRAMS += tests/test-names tests/test-save tests/test-ca
 tests_test_names_LDADD = $(TEST_LIBS)
 tests_test_save_LDADD = $(TEST_LIBS)
 tests_test_ca_LDADD = $(TEST_LIBS)
+# The NSS store against real databases made with certutil.
+check_PROGRAMS += tests/test-nss
+tests_test_nss_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/test-shells
+tests_test_shells_LDADD = $(TEST_LIBS)
+# NSS (NSPR) never frees its process-wide state; see tests/lsan.supp.
+EXTRA_DIST += tests/lsan.supp
+AM_TESTS_ENVIRONMENT += LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}"; export LSAN_OPTIONS;

@@ -1,0 +1,307 @@
+/* gbca trust / untrust: install the root into trust stores, check them, remove it. */
+#include "config.h"
+#include <gbca/cmd.h>
+#include <gbca/path.h>
+#include <gbca/run.h>
+#include <gbca/store.h>
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char trust_usage[] =
+	"usage: gbca trust [--stores LIST] [--shells[=LIST]] [-q]\n"
+	"       gbca trust --check [--json] [--stores LIST] [--shells[=LIST]]\n"
+	"\n"
+	"Makes this machine trust the CA in CAROOT. Stores:\n"
+	"  system   the system store (update-ca-certificates / update-ca-trust); needs root\n"
+	"  nss      every NSS database of the user (Chrome, Chromium, Firefox profiles)\n"
+	"  node     NODE_EXTRA_CA_CERTS in ~/.bashrc, ~/.zshrc and a fish drop-in\n"
+	"Default: system and nss where present, plus node with --shells.\n"
+	"\n"
+	"options:\n"
+	"  --stores LIST     comma-separated stores (or GBCA_TRUST_STORES)\n"
+	"  --shells[=LIST]   also set NODE_EXTRA_CA_CERTS for bash,zsh,fish (default:\n"
+	"                    the ones installed)\n"
+	"  --check           show a table of the stores; exit 0 only if all trust the root\n"
+	"  --json            with --check: JSON for scripts\n"
+	"  -q, --quiet       print nothing on success\n"
+	"  -h, --help        show this help\n";
+
+static const char untrust_usage[] =
+	"usage: gbca untrust [--stores LIST] [--all] [-q]\n"
+	"\n"
+	"Removes the CA from every store it was installed in (system, nss, node shell\n"
+	"blocks), leaving other CAs and other lines alone.\n"
+	"\n"
+	"options:\n"
+	"  --stores LIST   only these stores\n"
+	"  --all           also remove older gbca roots\n"
+	"  -q, --quiet     print nothing on success\n"
+	"  -h, --help      show this help\n";
+
+struct selection {
+	bool chosen[16];
+	bool explicit_list;
+};
+
+static bool
+parse_stores(const char *list, struct selection *sel, struct gbca_err *err)
+{
+	char buf[256], *save = NULL, *tok;
+
+	if (strlen(list) >= sizeof(buf))
+		return gbca_fail(err, "store list too long");
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		bool found = false;
+		for (size_t i = 0; i < gbca_n_stores; i++) {
+			if (strcmp(tok, gbca_stores[i]->name) == 0) {
+				sel->chosen[i] = true;
+				found = true;
+			}
+		}
+		if (!found)
+			return gbca_fail(err, "unknown store \"%s\"; choose from system, nss, node", tok);
+	}
+	sel->explicit_list = true;
+	return true;
+}
+
+static bool
+parse_shells(const char *list, unsigned *out, struct gbca_err *err)
+{
+	char buf[64], *save = NULL, *tok;
+
+	*out = 0;
+	if (strlen(list) >= sizeof(buf))
+		return gbca_fail(err, "shell list too long");
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "bash") == 0)
+			*out |= GBCA_SHELL_BASH;
+		else if (strcmp(tok, "zsh") == 0)
+			*out |= GBCA_SHELL_ZSH;
+		else if (strcmp(tok, "fish") == 0)
+			*out |= GBCA_SHELL_FISH;
+		else
+			return gbca_fail(err, "unknown shell \"%s\"; choose from bash, zsh, fish", tok);
+	}
+	return true;
+}
+
+static unsigned
+installed_shells(void)
+{
+	char p[PATH_MAX];
+	unsigned mask = 0;
+
+	if (gbca_find_program("bash", p, sizeof(p)))
+		mask |= GBCA_SHELL_BASH;
+	if (gbca_find_program("zsh", p, sizeof(p)))
+		mask |= GBCA_SHELL_ZSH;
+	if (gbca_find_program("fish", p, sizeof(p)))
+		mask |= GBCA_SHELL_FISH;
+	return mask ? mask : GBCA_SHELL_BASH;
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int
+run_check(struct gbca_trust_ctx *ctx, const struct selection *sel, bool json)
+{
+	bool all_ok = true, first = true;
+
+	if (json)
+		printf("[");
+	else
+		printf("%-8s %-14s %s\n", "STORE", "STATE", "WHERE");
+	for (size_t i = 0; i < gbca_n_stores; i++) {
+		char where[GBCA_REPORT_MAX];
+		enum gbca_trust_state st;
+
+		if (!sel->chosen[i])
+			continue;
+		st = gbca_stores[i]->check(ctx, where, sizeof(where));
+		if (st != GBCA_TRUST_INSTALLED)
+			all_ok = false;
+		if (json) {
+			printf("%s{\"store\":", first ? "" : ",");
+			json_string(gbca_stores[i]->name);
+			printf(",\"state\":");
+			json_string(gbca_trust_state_name(st));
+			printf(",\"where\":");
+			json_string(where);
+			printf("}");
+		} else {
+			printf("%-8s %-14s %s\n", gbca_stores[i]->name, gbca_trust_state_name(st), where);
+		}
+		first = false;
+	}
+	if (json)
+		printf("]\n");
+	return all_ok ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
+}
+
+static void
+print_sudo_hint(const char *caroot, const char *verb, const char *stores, bool all)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		snprintf(self, sizeof(self), "gbca");
+	else
+		self[n] = '\0';
+	gbca_print_note("skipped %s (needs root); run: sudo GBCA_CAROOT='%s' %s %s --stores %s%s",
+	                stores, caroot, self, verb, stores, all ? " --all" : "");
+}
+
+static int
+run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install)
+{
+	char skipped[256] = "";
+	size_t used = 0;
+	bool ok = true;
+
+	for (size_t i = 0; i < gbca_n_stores; i++) {
+		const struct gbca_store *s = gbca_stores[i];
+		char report[GBCA_REPORT_MAX] = "";
+		struct gbca_err err = { "" };
+
+		if (!sel->chosen[i])
+			continue;
+		if (s->needs_root && !ctx->is_root) {
+			used += (size_t)snprintf(skipped + used, sizeof(skipped) - used, "%s%s", used ? "," : "", s->name);
+			continue;
+		}
+		if (install ? s->install(ctx, report, sizeof(report), &err)
+		            : s->uninstall(ctx, report, sizeof(report), &err)) {
+			if (!gbca_quiet && report[0])
+				printf("%s\n", report);
+		} else {
+			/* A store that failed part-way still says what it did do. */
+			if (!gbca_quiet && report[0])
+				printf("%s\n", report);
+			gbca_print_error("%s: %s", s->name, err.msg);
+			ok = false;
+		}
+	}
+	if (skipped[0])
+		print_sudo_hint(ctx->caroot, install ? "trust" : "untrust", skipped, ctx->all);
+	return ok ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
+}
+
+static int
+trust_main(int argc, char **argv, bool install)
+{
+	static const struct option longopts[] = {
+		{ "stores", required_argument, NULL, 's' },
+		{ "shells", optional_argument, NULL, 'S' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = install ? "trust" : "untrust";
+	struct selection sel = { { false }, false };
+	struct gbca_trust_ctx ctx;
+	struct gbca_err err;
+	char caroot[PATH_MAX];
+	bool check = false, json = false, all = false, shells = false;
+	unsigned shell_mask = 0;
+	const char *env;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!parse_stores(optarg, &sel, &err))
+				return gbca_usage_error(cmd, "%s", err.msg);
+			break;
+		case 'S':
+			shells = true;
+			if (optarg && !parse_shells(optarg, &shell_mask, &err))
+				return gbca_usage_error(cmd, "%s", err.msg);
+			break;
+		case 'c': check = true; break;
+		case 'j': json = true; break;
+		case 'a': all = true; break;
+		case 'q': gbca_quiet = true; break;
+		case 'h':
+			fputs(install ? trust_usage : untrust_usage, stdout);
+			return GBCA_EXIT_OK;
+		default:
+			return gbca_bad_option(cmd, argv, c);
+		}
+	}
+	if (optind < argc)
+		return gbca_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (!install && (check || json || shells))
+		return gbca_usage_error(cmd, "--check, --json and --shells belong to 'gbca trust'");
+	if (install && all)
+		return gbca_usage_error(cmd, "--all belongs to 'gbca untrust'");
+	if (json && !check)
+		return gbca_usage_error(cmd, "--json goes with --check");
+	env = getenv("GBCA_TRUST_STORES");
+	if (!sel.explicit_list && env && env[0] && !parse_stores(env, &sel, &err))
+		return gbca_usage_error(cmd, "GBCA_TRUST_STORES: %s", err.msg);
+	if (!gbca_caroot(caroot, sizeof(caroot), &err) || !gbca_trust_ctx_init(&ctx, caroot, &err)) {
+		gbca_print_error("%s", err.msg);
+		return GBCA_EXIT_FAIL;
+	}
+	ctx.all = all;
+	/* Untrust cleans every shell; trust without a list sets the installed ones. */
+	ctx.shells = shell_mask ? shell_mask : (install ? installed_shells() : GBCA_SHELL_ALL);
+	if (!sel.explicit_list) {
+		/* Default: the stores present here; node only when asked (it edits rc
+		 * files); untrust cleans every store that could hold the root. */
+		for (size_t i = 0; i < gbca_n_stores; i++) {
+			char where[GBCA_REPORT_MAX];
+			bool is_node = gbca_stores[i] == &gbca_store_node;
+			if (install && is_node && !shells)
+				continue;
+			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
+		}
+	} else if (shells) {
+		for (size_t i = 0; i < gbca_n_stores; i++)
+			if (gbca_stores[i] == &gbca_store_node)
+				sel.chosen[i] = true;
+	}
+	rc = check ? run_check(&ctx, &sel, json) : run_stores(&ctx, &sel, install);
+	gbca_trust_ctx_free(&ctx);
+	return rc;
+}
+
+int
+gbca_cmd_trust(int argc, char **argv)
+{
+	return trust_main(argc, argv, true);
+}
+
+int
+gbca_cmd_untrust(int argc, char **argv)
+{
+	return trust_main(argc, argv, false);
+}

@@ -1,0 +1,84 @@
+/* Running other programs with fork/exec (never a shell), output captured. */
+#include "config.h"
+#include <gbca/run.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+bool
+gbca_find_program(const char *prog, char *buf, size_t len)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096];
+	char *save = NULL, *d;
+
+	if (strchr(prog, '/'))
+		return snprintf(buf, len, "%s", prog) < (int)len && access(buf, X_OK) == 0;
+	snprintf(dirs, sizeof(dirs), "%s:/usr/local/sbin:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (*d == '\0')
+			continue;
+		if (snprintf(buf, len, "%s/%s", d, prog) < (int)len && access(buf, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+gbca_run(const char *const argv[], char *out, size_t out_len, int *status, struct gbca_err *err)
+{
+	char prog[PATH_MAX];
+	int pipefd[2], st;
+	size_t used = 0;
+	pid_t pid;
+
+	if (out_len)
+		out[0] = '\0';
+	if (!gbca_find_program(argv[0], prog, sizeof(prog)))
+		return gbca_fail(err, "%s not found", argv[0]);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return gbca_fail(err, "couldn't run %s: %s", argv[0], strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return gbca_fail(err, "couldn't run %s: %s", argv[0], strerror(e));
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t r = read(pipefd[0], chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* keep the first out_len-1 bytes; read the rest to let it finish */
+		for (ssize_t i = 0; i < r && used + 1 < out_len; i++)
+			out[used++] = chunk[i];
+	}
+	if (out_len)
+		out[used] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return gbca_fail(err, "couldn't wait for %s: %s", argv[0], strerror(errno));
+	}
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return true;
+}

@@ -1,0 +1,1046 @@
+/* The node trust store: NODE_EXTRA_CA_CERTS names CAROOT/node-ca.pem, set in a
+ * marked block in ~/.bashrc and ~/.zshrc and in a fish drop-in. The begin
+ * marker records anything else gbca did to the file (a newline it added, the
+ * file or folders it created), so removal gives back the original bytes. */
+#include "config.h"
+#include <gbca/path.h>
+#include <gbca/save.h>
+#include <gbca/shells.h>
+#include <gbca/store.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VAR "NODE_EXTRA_CA_CERTS"
+#define BEGIN_MARK "# >>> gbca >>>"
+#define BEGIN_NOTE "(managed by gbca; remove with: gbca untrust)"
+#define END_MARK "# <<< gbca <<<"
+#define PREV_MARK "# gbca: " VAR " was "
+#define PREV_NOTE "; node-ca.pem includes its certificates"
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define FILE_MAX (16u << 20)
+
+/* Begin-marker tags: "[newline-added]" the file did not end in a newline, so
+ * one was put before the block; "[file-created]" the file did not exist;
+ * "[dirs-created=N]" neither did the last N folders of its path. */
+enum {
+	FLAG_NEWLINE = 1 << 0,
+	FLAG_CREATED = 1 << 1,
+};
+
+struct shell {
+	unsigned bit;
+	const char *name;
+};
+
+static const struct shell shell_table[] = {
+	{ GBCA_SHELL_BASH, "bash" },
+	{ GBCA_SHELL_ZSH, "zsh" },
+	{ GBCA_SHELL_FISH, "fish" },
+};
+#define N_SHELLS (sizeof(shell_table) / sizeof(shell_table[0]))
+
+/* A growing byte buffer; oom is sticky, checked once at the end. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (b->oom || n == 0)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* POSIX shells: everything is literal inside '...'; a ' becomes '\''. */
+static void
+quote_sh(struct buf *b, const char *s)
+{
+	buf_str(b, "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_str(b, "'\\''");
+		else
+			buf_add(b, s, 1);
+	}
+	buf_str(b, "'");
+}
+
+/* fish: inside '...' only \' and \\ are escapes. */
+static void
+quote_fish(struct buf *b, const char *s)
+{
+	buf_str(b, "'");
+	for (; *s; s++) {
+		if (*s == '\'' || *s == '\\')
+			buf_str(b, "\\");
+		buf_add(b, s, 1);
+	}
+	buf_str(b, "'");
+}
+
+/* Reads back what quote_sh wrote, stopping at an unquoted space or ';'. */
+static bool
+unquote_sh(const char *s, size_t n, char *out, size_t len)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n && s[i] != ' ' && s[i] != ';') {
+		if (s[i] == '\'') {
+			for (i++; i < n && s[i] != '\''; i++) {
+				if (o + 1 >= len)
+					return false;
+				out[o++] = s[i];
+			}
+			if (i == n)
+				return false;
+			i++;
+		} else {
+			if (s[i] == '\\' && i + 1 < n)
+				i++;
+			if (o + 1 >= len)
+				return false;
+			out[o++] = s[i++];
+		}
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+static void
+set_line(struct buf *b, unsigned bit, const char *pem)
+{
+	if (bit == GBCA_SHELL_FISH) {
+		buf_str(b, "set -gx " VAR " ");
+		quote_fish(b, pem);
+	} else {
+		buf_str(b, "export " VAR "=");
+		quote_sh(b, pem);
+	}
+	buf_str(b, "\n");
+}
+
+static void
+render_block(struct buf *b, unsigned bit, unsigned flags, int dirs, const char *pem, const char *prev)
+{
+	char tag[32];
+
+	buf_str(b, BEGIN_MARK);
+	if (flags & FLAG_NEWLINE)
+		buf_str(b, " [newline-added]");
+	if (flags & FLAG_CREATED)
+		buf_str(b, " [file-created]");
+	if (dirs > 0) {
+		snprintf(tag, sizeof(tag), " [dirs-created=%d]", dirs);
+		buf_str(b, tag);
+	}
+	buf_str(b, "  " BEGIN_NOTE "\n");
+	if (prev[0] != '\0') {
+		buf_str(b, PREV_MARK);
+		quote_sh(b, prev);
+		buf_str(b, PREV_NOTE "\n");
+	}
+	set_line(b, bit, pem);
+	buf_str(b, END_MARK "\n");
+}
+
+/* Appends to a fixed buffer, truncating quietly (reports and `where`). */
+static void GBCA_PRINTF(3, 4)
+append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strnlen(buf, len);
+	va_list ap;
+
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* Collects one message per failed file, so every file is tried. */
+static void
+add_error(struct gbca_err *all, const struct gbca_err *one)
+{
+	append(all->msg, sizeof(all->msg), "%s%s", all->msg[0] ? "; " : "", one->msg);
+}
+
+/* Reads a whole regular file, NUL-terminated. A missing file gives *data NULL. */
+static bool
+read_all(const char *path, const char *show, char **data, size_t *len, struct gbca_err *err)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t n = 0;
+	int fd, e;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return true;
+		e = errno;
+		return gbca_fail(err, "couldn't read %s: %s", show, strerror(e));
+	}
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)FILE_MAX) {
+		close(fd);
+		return gbca_fail(err, "%s is not a regular file of a sensible size; leaving it alone", show);
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, p + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	return true;
+
+fail:
+	e = errno;
+	free(p);
+	close(fd);
+	return gbca_fail(err, "couldn't read %s: %s", show, strerror(e));
+}
+
+/* "~/.bashrc" for messages. */
+static void
+tilde(const char *path, char *buf, size_t len)
+{
+	const char *home = getenv("HOME");
+	size_t n = home ? strlen(home) : 0;
+
+	if (n > 1 && strncmp(path, home, n) == 0 && path[n] == '/')
+		snprintf(buf, len, "~%s", path + n);
+	else
+		snprintf(buf, len, "%s", path);
+}
+
+/* The file each shell reads at start: ~/.bashrc, ${ZDOTDIR:-~}/.zshrc, and
+ * for fish a drop-in in ${XDG_CONFIG_HOME:-~/.config}/fish/conf.d, which fish
+ * reads for every shell, interactive or not. */
+static bool
+rc_path(unsigned bit, char *buf, size_t len, struct gbca_err *err)
+{
+	const char *home = getenv("HOME");
+	const char *dir;
+	int n;
+
+	if (home == NULL || home[0] != '/')
+		return gbca_fail(err, "HOME is not set to an absolute path; set it to your home directory");
+	switch (bit) {
+	case GBCA_SHELL_BASH:
+		return gbca_path_join(buf, len, home, ".bashrc", err);
+	case GBCA_SHELL_ZSH:
+		dir = getenv("ZDOTDIR");
+		return gbca_path_join(buf, len, dir && dir[0] ? dir : home, ".zshrc", err);
+	default:
+		/* The XDG spec says to ignore a relative XDG_CONFIG_HOME. */
+		dir = getenv("XDG_CONFIG_HOME");
+		if (dir && dir[0] == '/')
+			n = snprintf(buf, len, "%s/fish/conf.d/gbca.fish", dir);
+		else
+			n = snprintf(buf, len, "%s/.config/fish/conf.d/gbca.fish", home);
+		if (n < 0 || (size_t)n >= len)
+			return gbca_fail(err, "path too long: %s", buf);
+		return true;
+	}
+}
+
+/* One shell's rc file, read and parsed. */
+struct rc {
+	const struct shell *sh;
+	char path[PATH_MAX];     /* the name the shell reads */
+	char real[PATH_MAX];     /* where writes go: a symlink resolved (dotfile managers) */
+	char show[PATH_MAX];     /* path with ~ */
+	bool exists, is_link;
+	struct stat st;          /* of real */
+	char *data;
+	size_t len;
+	bool bad, damaged;       /* couldn't read / hand-edited: err says why; leave it alone */
+	struct gbca_err err;
+	bool has_block;
+	size_t start, end;       /* first byte of the begin line, byte after the end line */
+	unsigned flags;
+	int dirs;
+	char prev[PATH_MAX];     /* the user's own NODE_EXTRA_CA_CERTS, from the block */
+};
+
+static bool
+starts(const char *l, size_t n, const char *prefix)
+{
+	size_t p = strlen(prefix);
+	return n >= p && memcmp(l, prefix, p) == 0;
+}
+
+static bool
+is_end(const char *l, size_t n)
+{
+	while (n > 0 && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r'))
+		n--;
+	return n == strlen(END_MARK) && memcmp(l, END_MARK, n) == 0;
+}
+
+/* The tags after BEGIN_MARK; the text from the first non-tag on is a note. */
+static bool
+parse_tags(struct rc *rc, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		const char *close;
+		size_t t;
+
+		while (i < n && s[i] == ' ')
+			i++;
+		if (i == n || s[i] != '[')
+			return true;
+		if ((close = memchr(s + i, ']', n - i)) == NULL)
+			return false;
+		t = (size_t)(close - (s + i)) + 1;
+		if (t == 15 && memcmp(s + i, "[newline-added]", t) == 0)
+			rc->flags |= FLAG_NEWLINE;
+		else if (t == 14 && memcmp(s + i, "[file-created]", t) == 0)
+			rc->flags |= FLAG_CREATED;
+		else if (t == 16 && memcmp(s + i, "[dirs-created=", 14) == 0 &&
+		         s[i + 14] >= '1' && s[i + 14] <= '9')
+			rc->dirs = s[i + 14] - '0';
+		else
+			return false;
+		i += t;
+	}
+}
+
+/* Lines gbca writes inside a block: blank lines, comments (one may note the
+ * user's earlier NODE_EXTRA_CA_CERTS), and the setting itself. Anything else
+ * was added by hand and must not be deleted with the block. */
+static bool
+parse_body_line(struct rc *rc, const char *l, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
+		i++;
+	if (i == n)
+		return true;
+	if (starts(l, n, PREV_MARK))
+		return unquote_sh(l + strlen(PREV_MARK), n - strlen(PREV_MARK), rc->prev, sizeof(rc->prev));
+	return l[0] == '#' || starts(l, n, "export " VAR "=") || starts(l, n, "set -gx " VAR " ");
+}
+
+#define FIX_HINT "fix or delete the block by hand, then run gbca again"
+
+/* Finds the one block; a damaged one sets rc->damaged and err. */
+static bool
+rc_parse(struct rc *rc, struct gbca_err *err)
+{
+	size_t pos = 0, line = 0, begin_line = 0, block_line = 0, foreign_line = 0;
+	bool in = false;
+
+	while (pos < rc->len) {
+		const char *l = rc->data + pos;
+		const char *nl = memchr(l, '\n', rc->len - pos);
+		size_t n = nl ? (size_t)(nl - l) : rc->len - pos;
+		size_t next = nl ? pos + n + 1 : rc->len;
+
+		line++;
+		if (starts(l, n, BEGIN_MARK)) {
+			if (in)
+				return gbca_fail(err, "%s line %zu: a second gbca begin marker inside the block "
+				                 "of line %zu; " FIX_HINT, rc->show, line, begin_line);
+			if (rc->has_block)
+				return gbca_fail(err, "%s line %zu: a second gbca block (the first is at line %zu); "
+				                 FIX_HINT, rc->show, line, block_line);
+			if (!parse_tags(rc, l + strlen(BEGIN_MARK), n - strlen(BEGIN_MARK)))
+				return gbca_fail(err, "%s line %zu: the gbca begin marker has a tag gbca didn't write; "
+				                 FIX_HINT, rc->show, line);
+			in = true;
+			begin_line = line;
+			rc->start = pos;
+		} else if (is_end(l, n)) {
+			if (!in)
+				return gbca_fail(err, "%s line %zu: a gbca end marker without a begin marker; "
+				                 FIX_HINT, rc->show, line);
+			if (foreign_line != 0)
+				return gbca_fail(err, "%s line %zu: a line inside the gbca block (line %zu) that gbca "
+				                 "didn't write; move it out of the block or " FIX_HINT,
+				                 rc->show, foreign_line, begin_line);
+			in = false;
+			rc->has_block = true;
+			block_line = begin_line;
+			rc->end = next;
+		} else if (in && foreign_line == 0 && !parse_body_line(rc, l, n)) {
+			/* An error either way; which one depends on an end marker later. */
+			foreign_line = line;
+		}
+		pos = next;
+	}
+	if (in)
+		return gbca_fail(err, "%s line %zu: the gbca block has no end marker (" END_MARK "); "
+		                 FIX_HINT, rc->show, begin_line);
+	return true;
+}
+
+static bool
+rc_load(struct rc *rc, const struct shell *sh, struct gbca_err *err)
+{
+	struct stat lst;
+	int e;
+
+	memset(rc, 0, sizeof(*rc));
+	rc->sh = sh;
+	if (!rc_path(sh->bit, rc->path, sizeof(rc->path), err))
+		return false;
+	tilde(rc->path, rc->show, sizeof(rc->show));
+	snprintf(rc->real, sizeof(rc->real), "%s", rc->path);
+	if (lstat(rc->path, &lst) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return true;
+		e = errno;
+		return gbca_fail(err, "couldn't read %s: %s", rc->show, strerror(e));
+	}
+	if (S_ISLNK(lst.st_mode)) {
+		rc->is_link = true;
+		if (realpath(rc->path, rc->real) == NULL) {
+			e = errno;
+			return gbca_fail(err, "%s is a symbolic link gbca can't follow (%s); fix the link, "
+			                 "then run gbca again", rc->show, strerror(e));
+		}
+	}
+	if (stat(rc->real, &rc->st) < 0) {
+		e = errno;
+		return gbca_fail(err, "couldn't read %s: %s", rc->show, strerror(e));
+	}
+	if (!read_all(rc->real, rc->show, &rc->data, &rc->len, err))
+		return false;
+	rc->exists = rc->data != NULL;
+	if (rc->exists && !rc_parse(rc, err)) {
+		rc->damaged = true;
+		return false;
+	}
+	return true;
+}
+
+/* Loads every shell's file; the ones that fail are marked bad, not fatal. */
+static void
+rcs_load(struct rc *rcs)
+{
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		struct gbca_err e = { "" };
+		bool ok = rc_load(&rcs[i], &shell_table[i], &e);
+		if (!ok) {
+			rcs[i].bad = true;
+			rcs[i].err = e;
+		}
+	}
+}
+
+static void
+rcs_free(struct rc *rcs)
+{
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		free(rcs[i].data);
+		rcs[i].data = NULL;
+	}
+}
+
+/* The last folders of path's parent that don't exist yet, and the owner of
+ * the deepest one that does. */
+static int
+missing_dirs(const char *path, struct stat *parent)
+{
+	char d[PATH_MAX];
+	int n = 0;
+
+	snprintf(d, sizeof(d), "%s", path);
+	for (;;) {
+		char *slash = strrchr(d, '/');
+		if (slash == NULL)
+			return n;
+		if (slash == d) {
+			stat("/", parent);
+			return n;
+		}
+		*slash = '\0';
+		if (stat(d, parent) == 0)
+			return n;
+		n++;
+	}
+}
+
+/* Removes the last n folders of path's parent while they are empty. */
+static void
+remove_dirs(const char *path, int n)
+{
+	char d[PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s", path);
+	for (; n > 0; n--) {
+		char *slash = strrchr(d, '/');
+		if (slash == NULL || slash == d)
+			return;
+		*slash = '\0';
+		if (rmdir(d) < 0 && errno != ENOENT)
+			return;
+	}
+}
+
+/* gbca_save with the owner kept: root writing a user's ~/.bashrc (sudo -E)
+ * must not leave it owned by root. On failure errno says why. */
+static bool
+save_owned(const char *path, const char *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct gbca_save s;
+	int e;
+
+	if (!gbca_save_begin(&s, path, mode, NULL))
+		return false;
+	if (!gbca_save_write(&s, data, len, NULL) ||
+	    (geteuid() == 0 && (uid != 0 || gid != getegid()) && fchown(s.fd, uid, gid) < 0) ||
+	    !gbca_save_finish(&s, NULL) || !gbca_save_commit(&s, NULL)) {
+		e = errno;
+		gbca_save_abort(&s);
+		errno = e;
+		return false;
+	}
+	return true;
+}
+
+/* "couldn't write ~/.bashrc: why; fix, or <do it by hand>". */
+static bool
+rc_fail(const struct rc *rc, const char *pem, bool adding, const char *why, const char *fix,
+        struct gbca_err *err)
+{
+	struct buf line = { 0 };
+
+	set_line(&line, rc->sh->bit, pem);
+	if (line.len > 0)
+		line.p[--line.len] = '\0';
+	if (adding)
+		gbca_fail(err, "couldn't write %s: %s; %s, or add this line to it yourself: %s",
+		          rc->show, why, fix, line.oom ? VAR "=..." : line.p);
+	else
+		gbca_fail(err, "couldn't write %s: %s; %s, or delete the gbca block from it yourself",
+		          rc->show, why, fix);
+	free(line.p);
+	return false;
+}
+
+static bool
+rc_writable(const struct rc *rc, const char *pem, bool adding, struct gbca_err *err)
+{
+	char fix[PATH_MAX + 64];
+	bool ro;
+
+	/* root may write anything, so honour the mode bits the user set. */
+	if (geteuid() == 0)
+		ro = (rc->st.st_mode & 0222) == 0;
+	else
+		ro = access(rc->real, W_OK) < 0;
+	if (!ro)
+		return true;
+	snprintf(fix, sizeof(fix), "make it writable (chmod u+w %s) and run gbca again", rc->show);
+	return rc_fail(rc, pem, adding, "it is read-only", fix, err);
+}
+
+static bool
+rc_save_failed(const struct rc *rc, const char *pem, bool adding, struct gbca_err *err)
+{
+	int e = errno;
+	const char *fix = "let gbca write there and run it again";
+
+	if (e == EACCES || e == EPERM)
+		fix = "make its folder writable by you and run gbca again";
+	else if (e == ENOSPC || e == EDQUOT)
+		fix = "free some disk space and run gbca again";
+	return rc_fail(rc, pem, adding, strerror(e), fix, err);
+}
+
+/* Writes new contents of an existing file, or creates it (and its folders,
+ * which dirs counts). */
+static bool
+rc_write(const struct rc *rc, const struct buf *b, int dirs, const char *pem, bool adding,
+         struct gbca_err *err)
+{
+	struct stat parent = { 0 };
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (b->oom)
+		return gbca_fail(err, "out of memory writing %s", rc->show);
+	if (rc->exists) {
+		if (!rc_writable(rc, pem, adding, err))
+			return false;
+		if (!save_owned(rc->real, b->p, b->len, rc->st.st_mode & 07777, rc->st.st_uid, rc->st.st_gid))
+			return rc_save_failed(rc, pem, adding, err);
+		return true;
+	}
+	missing_dirs(rc->path, &parent);
+	snprintf(dir, sizeof(dir), "%s", rc->path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (dirs > 0 && !gbca_mkdir_p(dir, 0755, err)) {
+			remove_dirs(rc->path, dirs);
+			return gbca_fail_prefix(err, "couldn't write %s", rc->show);
+		}
+		/* Hand the new folders to the owner of their parent too. */
+		if (geteuid() == 0 && parent.st_uid != 0) {
+			char d[PATH_MAX];
+			snprintf(d, sizeof(d), "%s", dir);
+			for (int i = 0; i < dirs; i++) {
+				if (chown(d, parent.st_uid, parent.st_gid) < 0 || (slash = strrchr(d, '/')) == NULL)
+					break;
+				*slash = '\0';
+			}
+		}
+	}
+	if (!save_owned(rc->real, b->p, b->len, 0644, parent.st_uid, parent.st_gid)) {
+		rc_save_failed(rc, pem, adding, err);
+		remove_dirs(rc->path, dirs);
+		return false;
+	}
+	return true;
+}
+
+/* Puts the current block in rc: replaced in place, or appended. */
+static bool
+rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed, struct gbca_err *err)
+{
+	struct buf b = { 0 };
+	struct stat parent;
+	unsigned flags = 0;
+	int dirs = 0;
+	bool ok = true;
+
+	*changed = false;
+	if (rc->has_block) {
+		buf_add(&b, rc->data, rc->start);
+		render_block(&b, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
+		buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+	} else {
+		if (!rc->exists) {
+			flags = FLAG_CREATED;
+			dirs = missing_dirs(rc->path, &parent);
+			if (dirs > 9)
+				return gbca_fail(err, "couldn't write %s: too many of its folders are missing", rc->show);
+		} else if (rc->len > 0 && rc->data[rc->len - 1] != '\n') {
+			flags = FLAG_NEWLINE;
+		}
+		buf_add(&b, rc->data, rc->len);
+		if (flags & FLAG_NEWLINE)
+			buf_str(&b, "\n");
+		render_block(&b, rc->sh->bit, flags, dirs, pem, prev);
+	}
+	if (!(rc->exists && !b.oom && b.len == rc->len && memcmp(b.p, rc->data, b.len) == 0)) {
+		ok = rc_write(rc, &b, dirs, pem, true, err);
+		*changed = ok;
+	}
+	free(b.p);
+	return ok;
+}
+
+/* Takes the block out, and with it whatever its tags say gbca added. */
+static bool
+rc_remove(const struct rc *rc, const char *pem, bool *changed, struct gbca_err *err)
+{
+	struct buf b = { 0 };
+	size_t start = rc->start;
+	bool ok;
+	int e;
+
+	*changed = false;
+	if (!rc->has_block)
+		return true;
+	/* The added newline goes only while the block is still last: if lines were
+	 * added after it, the newline now ends the user's own line. */
+	if ((rc->flags & FLAG_NEWLINE) && rc->end == rc->len && start > 0 && rc->data[start - 1] == '\n')
+		start--;
+	if (!rc_writable(rc, pem, false, err))
+		return false;
+	if ((rc->flags & FLAG_CREATED) && !rc->is_link && start == 0 && rc->end == rc->len) {
+		if (unlink(rc->real) < 0) {
+			e = errno;
+			return gbca_fail(err, "couldn't remove %s: %s", rc->show, strerror(e));
+		}
+		remove_dirs(rc->path, rc->dirs);
+		*changed = true;
+		return true;
+	}
+	buf_add(&b, rc->data, start);
+	buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+	if (b.p == NULL && !b.oom)
+		b.p = calloc(1, 1);
+	ok = b.p != NULL && rc_write(rc, &b, 0, pem, false, err);
+	if (b.p == NULL)
+		gbca_fail(err, "out of memory writing %s", rc->show);
+	free(b.p);
+	*changed = ok;
+	return ok;
+}
+
+bool
+gbca_shells_node_pem(const char *caroot, char *buf, size_t len, struct gbca_err *err)
+{
+	if (strpbrk(caroot, "\n\r") != NULL)
+		return gbca_fail(err, "CAROOT %s has a line break in its name, which no shell file can hold; "
+		                 "choose another with GBCA_CAROOT", caroot);
+	return gbca_path_join(buf, len, caroot, GBCA_NODE_PEM_FILE, err);
+}
+
+bool
+gbca_shells_env_lines(const char *caroot, const char *shell, char *buf, size_t len, struct gbca_err *err)
+{
+	char pem[PATH_MAX];
+	struct buf b = { 0 };
+	unsigned bit;
+	bool ok;
+
+	if (shell == NULL || strcmp(shell, "bash") == 0 || strcmp(shell, "zsh") == 0 || strcmp(shell, "sh") == 0)
+		bit = GBCA_SHELL_BASH;
+	else if (strcmp(shell, "fish") == 0)
+		bit = GBCA_SHELL_FISH;
+	else
+		return gbca_fail(err, "gbca doesn't know the shell %s; use bash, zsh, sh or fish", shell);
+	if (!gbca_shells_node_pem(caroot, pem, sizeof(pem), err))
+		return false;
+	set_line(&b, bit, pem);
+	ok = !b.oom && b.len < len;
+	if (ok)
+		memcpy(buf, b.p, b.len + 1);
+	else
+		gbca_fail(err, "CAROOT path too long: %s", caroot);
+	free(b.p);
+	return ok;
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The user's own NODE_EXTRA_CA_CERTS, whose certificates node-ca.pem keeps:
+ * from the environment, or, once a shell has run our block and the variable
+ * names our file, from the note in the block. "" if none. */
+static void
+find_prev(const char *pem, const struct rc *rcs, char *prev, size_t len)
+{
+	const char *env = getenv(VAR);
+
+	prev[0] = '\0';
+	if (env != NULL && env[0] != '\0' && !same_file(env, pem)) {
+		/* node resolves a relative name against its working directory;
+		 * the block must not. */
+		char abs[PATH_MAX];
+		if (env[0] != '/' && realpath(env, abs) != NULL)
+			env = abs;
+		snprintf(prev, len, "%s", env);
+		return;
+	}
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		if (rcs[i].has_block && rcs[i].prev[0] != '\0') {
+			snprintf(prev, len, "%s", rcs[i].prev);
+			return;
+		}
+	}
+}
+
+/* node-ca.pem: the user's own file first (node takes only one), then the root. */
+static bool
+write_bundle(const struct gbca_trust_ctx *ctx, const char *pem, const char *prev, struct gbca_err *err)
+{
+	struct buf b = { 0 };
+	char *old = NULL, *theirs = NULL;
+	size_t old_len, theirs_len;
+	bool ok = false;
+
+	if (prev[0] != '\0') {
+		if (strpbrk(prev, "\n\r") != NULL) {
+			gbca_fail(err, VAR " (%s) has a line break in it; unset it and run gbca again", prev);
+			goto out;
+		}
+		if (!read_all(prev, prev, &theirs, &theirs_len, err))
+			goto out;
+		if (theirs == NULL || strstr(theirs, PEM_BEGIN) == NULL) {
+			gbca_fail(err, "your " VAR " names %s, which %s; node-ca.pem would lose it: point "
+			          VAR " at a PEM file or unset it, then run gbca again",
+			          prev, theirs ? "holds no PEM certificate" : "doesn't exist");
+			goto out;
+		}
+		buf_add(&b, theirs, theirs_len);
+		if (theirs_len > 0 && theirs[theirs_len - 1] != '\n')
+			buf_str(&b, "\n");
+	}
+	buf_add(&b, ctx->root_pem.data, ctx->root_pem.size);
+	if (b.oom) {
+		gbca_fail(err, "out of memory writing %s", pem);
+		goto out;
+	}
+	if (!read_all(pem, pem, &old, &old_len, err))
+		goto out;
+	if (old != NULL && old_len == b.len && memcmp(old, b.p, b.len) == 0)
+		ok = true;
+	else
+		ok = gbca_save_file(pem, b.p, b.len, 0644, err);
+out:
+	free(old);
+	free(theirs);
+	free(b.p);
+	return ok;
+}
+
+static bool
+pem_has_root(const struct gbca_trust_ctx *ctx, const char *pem, bool *exists)
+{
+	char *data;
+	size_t len;
+	bool has;
+
+	*exists = false;
+	if (!read_all(pem, pem, &data, &len, NULL) || data == NULL)
+		return false;
+	*exists = true;
+	has = memmem(data, len, ctx->root_pem.data, ctx->root_pem.size) != NULL;
+	free(data);
+	return has;
+}
+
+/* Whether rc holds exactly the block install would write now. */
+static bool
+rc_current(const struct rc *rc, const char *pem, const char *prev)
+{
+	struct buf b = { 0 };
+	bool same;
+
+	if (!rc->has_block)
+		return false;
+	render_block(&b, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
+	same = !b.oom && b.len == rc->end - rc->start && memcmp(b.p, rc->data + rc->start, b.len) == 0;
+	free(b.p);
+	return same;
+}
+
+/* "apply now with: ..." for the shell the user is in. */
+static void
+apply_hint(const char *pem, char *buf, size_t len)
+{
+	const char *sh = getenv("SHELL");
+	const char *base = sh ? strrchr(sh, '/') : NULL;
+	struct buf b = { 0 };
+
+	base = base ? base + 1 : sh;
+	set_line(&b, base && strcmp(base, "fish") == 0 ? GBCA_SHELL_FISH : GBCA_SHELL_BASH, pem);
+	if (!b.oom && b.len > 0) {
+		b.p[b.len - 1] = '\0';
+		append(buf, len, "; apply now with: %s", b.p);
+	}
+	free(b.p);
+}
+
+static enum gbca_trust_state
+check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
+{
+	struct rc rcs[N_SHELLS];
+	char pem[PATH_MAX], prev[PATH_MAX];
+	bool any_block = false, all_current = true, pem_exists, has_root;
+
+	where[0] = '\0';
+	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), NULL)) {
+		snprintf(where, where_len, "CAROOT can't be named in a shell file");
+		return GBCA_TRUST_MISSING;
+	}
+	rcs_load(rcs);
+	find_prev(pem, rcs, prev, sizeof(prev));
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		const struct rc *rc = &rcs[i];
+		const char *note = "";
+
+		if (!(ctx->shells & rc->sh->bit))
+			continue;
+		any_block |= rc->has_block;
+		if (rc->bad)
+			note = rc->damaged ? " (damaged block)" : " (unreadable)";
+		else if (!rc->has_block)
+			note = " (not set)";
+		else if (!rc_current(rc, pem, prev))
+			note = " (outdated)";
+		all_current &= note[0] == '\0';
+		append(where, where_len, "%s%s%s", where[0] ? ", " : "",
+		       rc->show[0] ? rc->show : rc->sh->name, note);
+	}
+	rcs_free(rcs);
+	has_root = pem_has_root(ctx, pem, &pem_exists);
+	if (ctx->shells == 0)
+		snprintf(where, where_len, "no shells selected");
+	if (any_block && pem_exists && !has_root)
+		return GBCA_TRUST_STALE;
+	if (ctx->shells != 0 && all_current && has_root)
+		return GBCA_TRUST_INSTALLED;
+	return GBCA_TRUST_MISSING;
+}
+
+static bool
+install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+{
+	struct rc rcs[N_SHELLS];
+	struct gbca_err all = { "" };
+	char pem[PATH_MAX], prev[PATH_MAX], done[2048] = "";
+	bool changed_any = false;
+
+	report[0] = '\0';
+	if (ctx->shells == 0) {
+		snprintf(report, report_len, "node: no shells selected; nothing to do");
+		return true;
+	}
+	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), err))
+		return false;
+	rcs_load(rcs);
+	find_prev(pem, rcs, prev, sizeof(prev));
+	/* The file first: a block naming a missing file would make node warn. */
+	if (!write_bundle(ctx, pem, prev, err)) {
+		rcs_free(rcs);
+		return false;
+	}
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		struct rc *rc = &rcs[i];
+		struct gbca_err one = { "" };
+		bool changed;
+
+		if (!(ctx->shells & rc->sh->bit))
+			continue;
+		if (rc->bad) {
+			add_error(&all, &rc->err);
+			continue;
+		}
+		if (!rc_install(rc, pem, prev, &changed, &one)) {
+			add_error(&all, &one);
+			continue;
+		}
+		changed_any |= changed;
+		append(done, sizeof(done), "%s%s", done[0] ? ", " : "", rc->show);
+	}
+	rcs_free(rcs);
+	if (done[0] == '\0')
+		snprintf(report, report_len, "node: " VAR " not set in any shell file");
+	else
+		snprintf(report, report_len, "node: " VAR " %sset in %s", changed_any ? "" : "already ", done);
+	if (prev[0] != '\0')
+		append(report, report_len, "; node-ca.pem holds the certificates of your " VAR " (%s) "
+		       "and the gbca root", prev);
+	if (done[0] != '\0')
+		apply_hint(pem, report, report_len);
+	if (all.msg[0] != '\0')
+		return gbca_fail(err, "%s", all.msg);
+	return true;
+}
+
+static bool
+uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+{
+	struct rc rcs[N_SHELLS];
+	struct gbca_err all = { "" };
+	char pem[PATH_MAX], prev[PATH_MAX] = "", done[2048] = "";
+	const char *env = getenv(VAR);
+	bool in_use = false, env_ours;
+
+	report[0] = '\0';
+	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), err))
+		return false;
+	env_ours = env != NULL && same_file(env, pem);
+	rcs_load(rcs);
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		struct rc *rc = &rcs[i];
+		struct gbca_err one = { "" };
+		bool changed;
+
+		if (rc->has_block && rc->prev[0] != '\0' && prev[0] == '\0')
+			snprintf(prev, sizeof(prev), "%s", rc->prev);
+		if (!(ctx->shells & rc->sh->bit)) {
+			in_use |= rc->has_block || rc->bad;
+			continue;
+		}
+		if (rc->bad) {
+			/* A block we can't parse may still name the file. */
+			in_use |= rc->damaged;
+			add_error(&all, &rc->err);
+			continue;
+		}
+		if (!rc_remove(rc, pem, &changed, &one)) {
+			in_use = true;
+			add_error(&all, &one);
+			continue;
+		}
+		if (changed)
+			append(done, sizeof(done), "%s%s", done[0] ? ", " : "", rc->show);
+	}
+	rcs_free(rcs);
+	/* node-ca.pem goes with the last block that names it. */
+	if (!in_use && unlink(pem) < 0 && errno != ENOENT) {
+		struct gbca_err one;
+		int e = errno;
+		gbca_fail(&one, "couldn't remove %s: %s", pem, strerror(e));
+		add_error(&all, &one);
+	}
+	if (done[0] == '\0') {
+		snprintf(report, report_len, "node: " VAR " was not set by gbca in any shell file");
+	} else {
+		snprintf(report, report_len, "node: removed " VAR " from %s", done);
+		if (env_ours && prev[0] != '\0') {
+			struct buf b = { 0 };
+			quote_sh(&b, prev);
+			append(report, report_len, "; in open shells run: export " VAR "=%s", b.oom ? "..." : b.p);
+			free(b.p);
+		} else if (env_ours) {
+			append(report, report_len, "; in open shells run: unset " VAR);
+		}
+	}
+	if (all.msg[0] != '\0')
+		return gbca_fail(err, "%s", all.msg);
+	return true;
+}
+
+const struct gbca_store gbca_store_node = { "node", false, check, install, uninstall };
