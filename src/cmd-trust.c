@@ -20,7 +20,11 @@ static const char trust_usage[] =
 	"  system   the system store (update-ca-certificates / update-ca-trust); needs root\n"
 	"  nss      every NSS database of the user (Chrome, Chromium, Firefox profiles)\n"
 	"  node     NODE_EXTRA_CA_CERTS in ~/.bashrc, ~/.zshrc and a fish drop-in\n"
-	"Default: system and nss where present, plus node with --shells.\n"
+	"  python   SSL_CERT_FILE and REQUESTS_CA_BUNDLE in the same files, naming the\n"
+	"           system bundle (needs the system store first); only when listed\n"
+	"  java     the JDK's cacerts (JAVA_HOME, or keytool on PATH); on Debian the\n"
+	"           system store covers it\n"
+	"Default: system, nss and java where present, plus node with --shells.\n"
 	"\n"
 	"options:\n"
 	"  --stores LIST     comma-separated stores (or GBCA_TRUST_STORES)\n"
@@ -34,8 +38,8 @@ static const char trust_usage[] =
 static const char untrust_usage[] =
 	"usage: gbca untrust [--stores LIST] [--all] [-q]\n"
 	"\n"
-	"Removes the CA from every store it was installed in (system, nss, node shell\n"
-	"blocks), leaving other CAs and other lines alone.\n"
+	"Removes the CA from every store it was installed in (system, nss, node and\n"
+	"python shell blocks, java), leaving other CAs and other lines alone.\n"
 	"\n"
 	"options:\n"
 	"  --stores LIST   only these stores\n"
@@ -65,7 +69,7 @@ parse_stores(const char *list, struct selection *sel, struct gbca_err *err)
 			}
 		}
 		if (!found)
-			return gbca_fail(err, "unknown store \"%s\"; choose from system, nss, node", tok);
+			return gbca_fail(err, "unknown store \"%s\"; choose from system, nss, node, python, java", tok);
 	}
 	sel->explicit_list = true;
 	return true;
@@ -280,7 +284,8 @@ trust_main(int argc, char **argv, bool install)
 		for (size_t i = 0; i < gbca_n_stores; i++) {
 			char where[GBCA_REPORT_MAX];
 			bool is_node = gbca_stores[i] == &gbca_store_node;
-			if (install && is_node && !shells)
+			/* python only when listed: it needs the system store first. */
+			if (install && ((is_node && !shells) || gbca_stores[i] == &gbca_store_python))
 				continue;
 			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
 		}

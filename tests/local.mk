@@ -7,8 +7,8 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
 
 EXTRA_DIST += tests/lib.sh
-TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh
-EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh
+TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh
+EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh
 noinst_LIBRARIES += libtap.a
 libtap_a_SOURCES = tests/tap.h tests/tap.c
 TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)
@@ -28,3 +28,6 @@ tests_test_shells_LDADD = $(TEST_LIBS)
 # NSS (NSPR) never frees its process-wide state; see tests/lsan.supp.
 EXTRA_DIST += tests/lsan.supp
 AM_TESTS_ENVIRONMENT += LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}"; export LSAN_OPTIONS;
+# The java store against copies of the JDK's cacerts, with the real keytool.
+check_PROGRAMS += tests/test-java
+tests_test_java_LDADD = $(TEST_LIBS)

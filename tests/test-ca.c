@@ -626,6 +626,23 @@ test_der_serial(void)
 	gbca_ca_free(&ca);
 }
 
+static void
+test_der_eku(void)
+{
+	gnutls_datum_t oid, value;
+
+	assert_true(gbca_der_eku_server_auth(&oid, &value, &err));
+	assert_int_eq(oid.size, 5);
+	assert_true(memcmp(oid.data, "\x06\x03\x55\x1d\x25", 5) == 0);
+	/* Extension { 2.5.29.37, critical TRUE, OCTET STRING { SEQUENCE { serverAuth } } } */
+	static const unsigned char want[] = "\x30\x16\x06\x03\x55\x1d\x25\x01\x01\xff\x04\x0c"
+	                                    "\x30\x0a\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x01";
+	assert_int_eq(value.size, sizeof(want) - 1);
+	assert_true(memcmp(value.data, want, sizeof(want) - 1) == 0);
+	free(oid.data);
+	free(value.data);
+}
+
 int
 main(void)
 {
@@ -653,5 +670,6 @@ main(void)
 	tap_add("/issue/pkcs12", test_pkcs12);
 	tap_add("/ledger/roundtrip", test_ledger);
 	tap_add("/der/serial", test_der_serial);
+	tap_add("/der/eku-server-auth", test_der_eku);
 	return tap_run();
 }

@@ -1,9 +1,11 @@
-/* Unit tests: the node store's blocks in ~/.bashrc, ~/.zshrc and the fish
- * drop-in, read back by the real shells and by node. */
+/* Unit tests: the node and python stores' blocks in ~/.bashrc, ~/.zshrc and
+ * the fish drop-in, read back by the real shells, by node and by python
+ * requests. */
 #include "config.h"
 #include "tap.h"
 #include <gbca/ca.h>
 #include <gbca/issue.h>
+#include <gbca/path.h>
 #include <gbca/save.h>
 #include <gbca/shells.h>
 #include <gbca/store.h>
@@ -22,6 +24,8 @@ static char home[512], caroot[512], pem[600];
 static struct gbca_trust_ctx ctx;
 static struct gbca_ca ca;
 static char report[GBCA_REPORT_MAX];
+/* The store the do_* helpers drive; setup() picks node. */
+static const struct gbca_store *store;
 
 /* Variables that would let a trust test pass for the wrong reason. */
 static const char *const foreign_env[] = {
@@ -29,6 +33,8 @@ static const char *const foreign_env[] = {
 	"REQUESTS_CA_BUNDLE", "NODE_OPTIONS", "XDG_CONFIG_HOME", "ZDOTDIR",
 	"BASH_ENV", "ENV",
 };
+
+static bool exists(const char *p);
 
 static const char *
 hpath(const char *rel)
@@ -59,10 +65,17 @@ setup_named(const char *caname)
 	gbca_ca_free(&ca);
 	for (size_t i = 0; i < sizeof(foreign_env) / sizeof(foreign_env[0]); i++)
 		unsetenv(foreign_env[i]);
+	unsetenv("GBCA_SYSROOT");
+	store = &gbca_store_node;
 	snprintf(home, sizeof(home), "%s/home", tap_tmpdir());
+	snprintf(caroot, sizeof(caroot), "%s/%s", tap_tmpdir(), caname);
+	/* a case may set up more than once: fresh folders each time */
+	for (int i = 2; exists(home) || exists(caroot); i++) {
+		snprintf(home, sizeof(home), "%s/home%d", tap_tmpdir(), i);
+		snprintf(caroot, sizeof(caroot), "%s/%s%d", tap_tmpdir(), caname, i);
+	}
 	assert_int_eq(mkdir(home, 0755), 0);
 	setenv("HOME", home, 1);
-	snprintf(caroot, sizeof(caroot), "%s/%s", tap_tmpdir(), caname);
 	make_ca(caroot, false, &ca);
 	if (!gbca_trust_ctx_init(&ctx, caroot, &err))
 		tap_fail(__FILE__, __LINE__, "gbca_trust_ctx_init: %s", err.msg);
@@ -127,7 +140,7 @@ do_install(void)
 {
 	memset(&err, 0, sizeof(err));
 	report[0] = '\0';
-	return gbca_store_node.install(&ctx, report, sizeof(report), &err);
+	return store->install(&ctx, report, sizeof(report), &err);
 }
 
 static bool
@@ -135,7 +148,7 @@ do_uninstall(void)
 {
 	memset(&err, 0, sizeof(err));
 	report[0] = '\0';
-	return gbca_store_node.uninstall(&ctx, report, sizeof(report), &err);
+	return store->uninstall(&ctx, report, sizeof(report), &err);
 }
 
 #define assert_install() \
@@ -146,7 +159,7 @@ do_uninstall(void)
 static enum gbca_trust_state
 do_check(char *where, size_t len)
 {
-	return gbca_store_node.check(&ctx, where, len);
+	return store->check(&ctx, where, len);
 }
 
 /* Every file and folder under HOME with its mode and bytes, sorted. */
@@ -755,24 +768,23 @@ static const char node_script[] =
 	"  c.on('error', e => { process.stdout.write('rejected ' + e.code); srv.close(); });\n"
 	"});\n";
 
+/* dir = TMP/srv with cert.pem and key.pem: a gbca leaf for localhost. */
 static void
-test_node(void)
+make_server(char *dir, size_t dir_len)
 {
 	struct gbca_name name;
 	struct gbca_leaf leaf = { 0 };
 	struct gbca_leaf_request r = { .names = &name, .n_names = 1, .key_type = GBCA_KEY_P256, .days = 30 };
 	gnutls_datum_t cert = { 0 }, key = { 0 };
-	char dir[600], cmd[2048];
 	bool ok;
 
-	setup();
 	assert_true(gbca_name_parse("localhost", &name, &err));
 	if (!gbca_issue_leaf(&ca, &r, &leaf, &err))
 		tap_fail(__FILE__, __LINE__, "gbca_issue_leaf: %s", err.msg);
 	ok = gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &cert) >= 0 &&
 	     gbca_key_export_pem(leaf.key, &key, &err);
 	gbca_leaf_free(&leaf);
-	snprintf(dir, sizeof(dir), "%s/srv", tap_tmpdir());
+	snprintf(dir, dir_len, "%s/srv", tap_tmpdir());
 	mkdir(dir, 0700);
 	if (ok) {
 		ok = gbca_save_file(hpath("../srv/cert.pem"), cert.data, cert.size, 0644, &err) &&
@@ -781,6 +793,15 @@ test_node(void)
 	gnutls_free(cert.data);
 	gnutls_free(key.data);
 	assert_true(ok);
+}
+
+static void
+test_node(void)
+{
+	char dir[600], cmd[2048];
+
+	setup();
+	make_server(dir, sizeof(dir));
 	spew(hpath("../srv/tls.js"), node_script, 0644);
 	snprintf(cmd, sizeof(cmd), "bash -ic 'node %s/tls.js %s/cert.pem %s/key.pem'", dir, dir, dir);
 	assert_str_contains(run("%s", cmd), "rejected ");
@@ -788,6 +809,407 @@ test_node(void)
 	assert_str_eq(run("%s", cmd), "authorized");
 	assert_uninstall();
 	assert_str_contains(run("%s", cmd), "rejected ");
+}
+
+
+/* The python store. A re-rooted Debian layout whose bundle holds another
+ * CA, and the root too when with_root. */
+static char sysroot[600], bundle[700];
+
+static void
+write_sys_bundle(bool with_root)
+{
+	char other_dir[700], other[800];
+	struct gbca_ca other_ca;
+	char *data;
+	size_t len;
+
+	snprintf(other_dir, sizeof(other_dir), "%s/other-ca", tap_tmpdir());
+	snprintf(other, sizeof(other), "%s/rootCA.pem", other_dir);
+	if (!exists(other)) {
+		make_ca(other_dir, false, &other_ca);
+		gbca_ca_free(&other_ca);
+	}
+	data = slurp(other);
+	assert_true(data != NULL);
+	len = strlen(data);
+	data = realloc(strdup(data), len + ctx.root_pem.size + 1);
+	assert_true(data != NULL);
+	if (with_root) {
+		memcpy(data + len, ctx.root_pem.data, ctx.root_pem.size);
+		len += ctx.root_pem.size;
+	}
+	if (!gbca_save_file(bundle, data, len, 0644, &err))
+		tap_fail(__FILE__, __LINE__, "%s", err.msg);
+	free(data);
+}
+
+static void
+setup_python_named(const char *sysname, bool with_root)
+{
+	char d[800];
+
+	setup();
+	store = &gbca_store_python;
+	snprintf(sysroot, sizeof(sysroot), "%s/%s", tap_tmpdir(), sysname);
+	snprintf(d, sizeof(d), "%s/usr/local/share/ca-certificates", sysroot);
+	assert_true(gbca_mkdir_p(d, 0755, &err));
+	snprintf(d, sizeof(d), "%s/etc/ssl/certs", sysroot);
+	assert_true(gbca_mkdir_p(d, 0755, &err));
+	snprintf(bundle, sizeof(bundle), "%s/etc/ssl/certs/ca-certificates.crt", sysroot);
+	setenv("GBCA_SYSROOT", sysroot, 1);
+	write_sys_bundle(with_root);
+}
+
+static void
+setup_python(bool with_root)
+{
+	setup_python_named("sys", with_root);
+}
+
+static const char expected_python_fmt[] =
+	"# >>> gbca python >>> [file-created]  (managed by gbca; remove with: gbca untrust)\n"
+	"export SSL_CERT_FILE='%s'\n"
+	"export REQUESTS_CA_BUNDLE='%s'\n"
+	"# <<< gbca python <<<\n";
+
+static void
+test_python_install(void)
+{
+	char want[2048], where[1024], *before, *snap;
+	const char *fish;
+
+	setup_python(true);
+	before = snapshot();
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_MISSING);
+	assert_install();
+	snprintf(want, sizeof(want), expected_python_fmt, bundle, bundle);
+	assert_str_eq(slurp(hpath(".bashrc")), want);
+	assert_str_contains(slurp(hpath(".zshrc")), "export REQUESTS_CA_BUNDLE='");
+	fish = slurp(hpath(".config/fish/conf.d/gbca.fish"));
+	assert_str_contains(fish, "# >>> gbca python >>> [file-created] [dirs-created=3]  (managed by gbca");
+	assert_str_contains(fish, "set -gx SSL_CERT_FILE '");
+	assert_str_contains(fish, "set -gx REQUESTS_CA_BUNDLE '");
+	assert_str_contains(report, "python: SSL_CERT_FILE and REQUESTS_CA_BUNDLE set to ");
+	assert_str_contains(report, "ca-certificates.crt in ~/.bashrc, ~/.zshrc, ~/.config/fish/conf.d/gbca.fish; "
+	                    "apply now with: ");
+	/* node's store knows nothing of it */
+	assert_false(exists(pem));
+	assert_int_eq(gbca_store_node.check(&ctx, where, sizeof(where)), GBCA_TRUST_MISSING);
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_INSTALLED);
+	assert_str_eq(where, "~/.bashrc, ~/.zshrc, ~/.config/fish/conf.d/gbca.fish");
+	/* twice: nothing changes */
+	snap = snapshot();
+	assert_install();
+	assert_str_contains(report, "already set to");
+	{
+		char *again = snapshot();
+		assert_str_eq(again, snap);
+		free(again);
+	}
+	free(snap);
+	assert_uninstall();
+	assert_str_contains(report, "python: removed SSL_CERT_FILE and REQUESTS_CA_BUNDLE from ~/.bashrc, "
+	                    "~/.zshrc, ~/.config/fish/conf.d/gbca.fish");
+	{
+		char *after = snapshot();
+		assert_str_eq(after, before);
+		free(after);
+	}
+	free(before);
+	assert_uninstall();
+	assert_str_contains(report, "were not set by gbca");
+}
+
+static void
+test_python_refuses(void)
+{
+	char *before, *after;
+
+	/* the bundle lacks the root: nothing is written */
+	setup_python(false);
+	spew(hpath(".bashrc"), "export FOO=1\n", 0644);
+	before = snapshot();
+	assert_false(do_install());
+	assert_str_contains(err.msg, "does not contain the gbca root; run gbca trust --stores system first (needs root)");
+	assert_str_contains(err.msg, bundle);
+	after = snapshot();
+	assert_str_eq(after, before);
+	free(after);
+	/* no system store at all */
+	setenv("GBCA_SYSROOT", home, 1);
+	assert_false(do_install());
+	assert_str_contains(err.msg, "no system trust store found");
+	after = snapshot();
+	assert_str_eq(after, before);
+	free(after);
+	free(before);
+}
+
+static void
+test_python_check_states(void)
+{
+	char where[1024];
+
+	setup_python(true);
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_MISSING);
+	assert_install();
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_INSTALLED);
+	/* the system store lost the root: the blocks now name a bundle without it */
+	write_sys_bundle(false);
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_STALE);
+	assert_str_contains(where, "lacks the root (gbca trust --stores system)");
+	write_sys_bundle(true);
+	unlink(hpath(".zshrc"));
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_MISSING);
+	assert_str_contains(where, "~/.zshrc (not set)");
+	assert_uninstall();
+	write_sys_bundle(false);
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_MISSING);
+	/* a block pointing at another file is outdated */
+	spew(hpath(".bashrc"), "# >>> gbca python >>>\nexport SSL_CERT_FILE=/x\n# <<< gbca python <<<\n", 0644);
+	write_sys_bundle(true);
+	ctx.shells = GBCA_SHELL_BASH;
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_MISSING);
+	assert_str_eq(where, "~/.bashrc (outdated)");
+	assert_install();
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_INSTALLED);
+}
+
+/* Node and python blocks in the same files: either can go first, and the
+ * files come back byte for byte, tags and all. */
+static void
+both_stores(bool node_first_in, bool node_first_out, const char *bashrc)
+{
+	const struct gbca_store *in[2] = { &gbca_store_node, &gbca_store_python };
+	const struct gbca_store *out[2] = { &gbca_store_node, &gbca_store_python };
+	char *before, *after;
+
+	setup_python(true);
+	if (bashrc)
+		spew(hpath(".bashrc"), bashrc, 0600);
+	before = snapshot();
+	if (!node_first_in) {
+		in[0] = &gbca_store_python;
+		in[1] = &gbca_store_node;
+	}
+	if (!node_first_out) {
+		out[0] = &gbca_store_python;
+		out[1] = &gbca_store_node;
+	}
+	for (int i = 0; i < 2; i++) {
+		store = in[i];
+		assert_install();
+	}
+	assert_str_contains(slurp(hpath(".bashrc")), "# <<< gbca <<<\n");
+	assert_str_contains(slurp(hpath(".bashrc")), "# <<< gbca python <<<\n");
+	store = out[0];
+	assert_uninstall();
+	/* the other store's block is still whole and current */
+	{
+		char where[1024];
+		assert_int_eq(out[1]->check(&ctx, where, sizeof(where)), GBCA_TRUST_INSTALLED);
+	}
+	store = out[1];
+	assert_uninstall();
+	after = snapshot();
+	assert_str_eq(after, before);
+	free(after);
+	free(before);
+}
+
+static void
+test_python_with_node(void)
+{
+	both_stores(true, true, NULL);
+	both_stores(true, false, NULL);
+	both_stores(false, true, NULL);
+	both_stores(false, false, NULL);
+	both_stores(true, true, "export FOO=1");
+	both_stores(false, true, "export FOO=1");
+	both_stores(true, false, "# mine\n");
+}
+
+static void
+test_python_hand_edited(void)
+{
+	static const char damaged[] =
+		"# >>> gbca python >>>\n"
+		"export SSL_CERT_FILE=/x\n"
+		"export NODE_EXTRA_CA_CERTS=/y\n"
+		"# <<< gbca python <<<\n";
+	char contents[1024];
+
+	setup_python(true);
+	spew(hpath(".bashrc"), damaged, 0644);
+	assert_false(do_install());
+	assert_str_contains(err.msg, "~/.bashrc line 3: a line inside the gbca python block (line 1) that gbca didn't write");
+	assert_str_eq(slurp(hpath(".bashrc")), damaged);
+	/* node's block goes in beside it; the damaged python block stays as it was */
+	store = &gbca_store_node;
+	assert_install();
+	snprintf(contents, sizeof(contents), "%s# >>> gbca >>>  (managed", damaged);
+	assert_str_contains(slurp(hpath(".bashrc")), contents);
+	assert_uninstall();
+	assert_str_eq(slurp(hpath(".bashrc")), damaged);
+	store = &gbca_store_python;
+	assert_false(do_uninstall());
+	assert_str_contains(err.msg, "the gbca python block");
+	assert_str_eq(slurp(hpath(".bashrc")), damaged);
+}
+
+static void
+test_python_read_only_and_symlink(void)
+{
+	struct stat st;
+
+	setup_python(true);
+	spew(hpath(".bashrc"), "export FOO=1\n", 0444);
+	assert_int_eq(mkdir(hpath("dotfiles"), 0755), 0);
+	spew(hpath("dotfiles/zshrc"), "setopt autocd\n", 0644);
+	assert_int_eq(symlink("dotfiles/zshrc", hpath(".zshrc")), 0);
+	assert_false(do_install());
+	assert_str_contains(err.msg, "couldn't write ~/.bashrc: it is read-only; make it writable");
+	assert_str_contains(err.msg, "or add these lines to it yourself: export SSL_CERT_FILE='");
+	assert_str_contains(err.msg, "'; export REQUESTS_CA_BUNDLE='");
+	assert_str_eq(slurp(hpath(".bashrc")), "export FOO=1\n");
+	assert_str_contains(report, "set to");
+	assert_str_contains(report, "in ~/.zshrc, ~/.config/fish/conf.d/gbca.fish");
+	assert_int_eq(lstat(hpath(".zshrc"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_str_contains(slurp(hpath("dotfiles/zshrc")), "setopt autocd\n# >>> gbca python >>>  (");
+	assert_uninstall();
+	assert_int_eq(lstat(hpath(".zshrc"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_str_eq(slurp(hpath("dotfiles/zshrc")), "setopt autocd\n");
+}
+
+static void
+test_python_env_lines(void)
+{
+	char buf[2048], want[2048];
+
+	setup_python_named("sys dir's $x", true);
+	assert_true(gbca_shells_env_lines_python("bash", buf, sizeof(buf), &err));
+	snprintf(want, sizeof(want),
+	         "export SSL_CERT_FILE='%s/sys dir'\\''s $x/etc/ssl/certs/ca-certificates.crt'\n"
+	         "export REQUESTS_CA_BUNDLE='%s/sys dir'\\''s $x/etc/ssl/certs/ca-certificates.crt'\n",
+	         tap_tmpdir(), tap_tmpdir());
+	assert_str_eq(buf, want);
+	assert_install();
+	assert_str_contains(slurp(hpath(".bashrc")), want);
+	assert_true(gbca_shells_env_lines_python("fish", buf, sizeof(buf), &err));
+	assert_str_contains(slurp(hpath(".config/fish/conf.d/gbca.fish")), buf);
+	assert_str_contains(buf, "set -gx SSL_CERT_FILE '");
+	assert_false(gbca_shells_env_lines_python("tcsh", buf, sizeof(buf), &err));
+	assert_false(gbca_shells_env_lines_python("bash", buf, 20, &err));
+	setenv("GBCA_SYSROOT", home, 1);
+	assert_false(gbca_shells_env_lines_python("bash", buf, sizeof(buf), &err));
+	assert_str_contains(err.msg, "no system trust store");
+}
+
+static void
+python_real_shell(const char *fmt)
+{
+	char want[1400];
+
+	setup_python_named("sys dir's $x", true);
+	assert_install();
+	snprintf(want, sizeof(want), "%s|%s", bundle, bundle);
+	assert_str_eq(run(fmt, "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"), want);
+	assert_uninstall();
+	assert_str_eq(run(fmt, "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"), "|");
+}
+
+static void
+test_python_real_bash(void)
+{
+	python_real_shell("bash -ic 'printf %%s \"$%s|$%s\"'");
+}
+
+static void
+test_python_real_zsh(void)
+{
+	python_real_shell("zsh -ic 'printf %%s \"$%s|$%s\"'");
+}
+
+static void
+test_python_real_fish(void)
+{
+	python_real_shell("fish -c 'printf %%s \"$%s|$%s\"'");
+}
+
+/* An HTTPS server with a gbca leaf in a thread, and requests.get() with no
+ * verify= argument: it trusts what REQUESTS_CA_BUNDLE names. */
+static const char python_script[] =
+	"import http.server, ssl, sys, threading, requests\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    def do_GET(self):\n"
+	"        self.send_response(200); self.end_headers(); self.wfile.write(b'hi')\n"
+	"    def log_message(self, *a): pass\n"
+	"srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+	"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+	"srv.socket = c.wrap_socket(srv.socket, server_side=True)\n"
+	"threading.Thread(target=srv.serve_forever, daemon=True).start()\n"
+	"try:\n"
+	"    r = requests.get('https://localhost:%d/' % srv.server_address[1], timeout=10)\n"
+	"    print('ok', r.status_code, r.text, end='')\n"
+	"except requests.exceptions.SSLError:\n"
+	"    print('rejected', end='')\n"
+	"except Exception as e:\n"
+	"    print('error', type(e).__name__, e, end='')\n";
+
+/* A python with requests: Debian's (it reads the system bundle) or the one
+ * on PATH (pip's, with certifi). NULL if none. */
+static const char *
+python_with_requests(void)
+{
+	static const char *const candidates[] = { "/usr/bin/python3", "python3" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd), "%s -c 'import requests' >/dev/null 2>&1", candidates[i]);
+		if (system(cmd) == 0)
+			return candidates[i];
+	}
+	return NULL;
+}
+
+static bool
+have_requests(void)
+{
+	return python_with_requests() != NULL;
+}
+
+static void
+test_python_requests(void)
+{
+	const char *py = python_with_requests();
+	char dir[600], cmd[2048], without[800];
+
+	if (py == NULL)
+		tap_fail(__FILE__, __LINE__, "no python3 with requests (apt-get install python3-requests)");
+	setup_python(true);
+	make_server(dir, sizeof(dir));
+	spew(hpath("../srv/get.py"), python_script, 0644);
+	/* a full bundle without the root */
+	snprintf(without, sizeof(without), "%s/without.crt", dir);
+	{
+		char *with = strdup(slurp(bundle));
+		assert_true(with != NULL);
+		write_sys_bundle(false);
+		assert_int_eq(rename(bundle, without), 0);
+		spew(bundle, with, 0644);
+		free(with);
+	}
+	snprintf(cmd, sizeof(cmd), "bash -ic '%s %s/get.py %s/cert.pem %s/key.pem'", py, dir, dir, dir);
+	/* nothing set: certifi's bundle, or Debian's system one, lacks the root */
+	assert_str_eq(run("%s", cmd), "rejected");
+	assert_str_eq(run("REQUESTS_CA_BUNDLE='%s' %s", without, cmd), "rejected");
+	assert_install();
+	assert_str_eq(run("%s", cmd), "ok 200 hi");
+	assert_uninstall();
+	assert_str_eq(run("%s", cmd), "rejected");
 }
 
 static void
@@ -841,6 +1263,20 @@ main(void)
 	tap_add("/shells/xdg-and-zdotdir", test_xdg_and_zdotdir);
 	tap_add("/shells/env-lines", test_env_lines);
 	add_needing("/shells/node-trusts-root", "node", test_node);
+	tap_add("/shells/python/install-uninstall", test_python_install);
+	tap_add("/shells/python/refuses-without-root", test_python_refuses);
+	tap_add("/shells/python/check-states", test_python_check_states);
+	tap_add("/shells/python/beside-node", test_python_with_node);
+	tap_add("/shells/python/hand-edited", test_python_hand_edited);
+	tap_add("/shells/python/read-only-and-symlink", test_python_read_only_and_symlink);
+	tap_add("/shells/python/env-lines", test_python_env_lines);
+	add_needing("/shells/python/real-bash", "bash", test_python_real_bash);
+	add_needing("/shells/python/real-zsh", "zsh", test_python_real_zsh);
+	add_needing("/shells/python/real-fish", "fish", test_python_real_fish);
+	if (have_requests() || getenv("CI") != NULL)
+		tap_add("/shells/python/requests-trusts-root", test_python_requests);
+	else
+		tap_add("/shells/python/requests-trusts-root # SKIP no python3 with requests", skipped_case);
 	ret = tap_run();
 	gbca_trust_ctx_free(&ctx);
 	gbca_ca_free(&ca);

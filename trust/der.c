@@ -56,3 +56,61 @@ gbca_der_cert_serial(gnutls_x509_crt_t crt, gnutls_datum_t *out, struct gbca_err
 	out->size = (unsigned)size;
 	return true;
 }
+
+/* DER-encodes node into a malloc'd datum and frees node. */
+static bool
+encode(asn1_node *node, gnutls_datum_t *out, struct gbca_err *err)
+{
+	int size = 0;
+
+	out->data = NULL;
+	if (asn1_der_coding(*node, "", NULL, &size, NULL) != ASN1_MEM_ERROR ||
+	    (out->data = malloc((size_t)size)) == NULL ||
+	    asn1_der_coding(*node, "", out->data, &size, NULL) != ASN1_SUCCESS) {
+		free(out->data);
+		out->data = NULL;
+		asn1_delete_structure(node);
+		return gbca_fail(err, "couldn't encode an ASN.1 value");
+	}
+	out->size = (unsigned)size;
+	asn1_delete_structure(node);
+	return true;
+}
+
+bool
+gbca_der_eku_server_auth(gnutls_datum_t *oid, gnutls_datum_t *value, struct gbca_err *err)
+{
+	static const char ext_key_usage[] = "2.5.29.37";
+	static const char server_auth[] = "1.3.6.1.5.5.7.3.1";
+	asn1_node defs = definitions(err), node = NULL;
+	gnutls_datum_t eku = { NULL, 0 };
+
+	if (defs == NULL)
+		return false;
+	if (asn1_create_element(defs, "GBCA.ExtensionId", &node) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "", ext_key_usage, 1) != ASN1_SUCCESS) {
+		asn1_delete_structure(&node);
+		return gbca_fail(err, "internal error: can't build the extension id");
+	}
+	if (!encode(&node, oid, err))
+		return false;
+	if (asn1_create_element(defs, "GBCA.ExtKeyUsageSyntax", &node) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "", "NEW", 1) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "?LAST", server_auth, 1) != ASN1_SUCCESS ||
+	    !encode(&node, &eku, err))
+		goto fail;
+	if (asn1_create_element(defs, "GBCA.Extension", &node) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "extnID", ext_key_usage, 1) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "critical", "TRUE", 1) != ASN1_SUCCESS ||
+	    asn1_write_value(node, "extnValue", eku.data, (int)eku.size) != ASN1_SUCCESS ||
+	    !encode(&node, value, err))
+		goto fail;
+	free(eku.data);
+	return true;
+fail:
+	asn1_delete_structure(&node);
+	free(eku.data);
+	free(oid->data);
+	oid->data = NULL;
+	return gbca_fail(err, "internal error: can't build the extKeyUsage extension");
+}

@@ -12,5 +12,7 @@ CLEANFILES += trust/gbca-asn1.c
 trust/gbca-asn1.c: $(top_srcdir)/trust/gbca.asn
 	$(AM_V_GEN)$(MKDIR_P) trust && $(ASN1PARSER) -o $@ -n gbca_asn1_tab $(top_srcdir)/trust/gbca.asn
 libgbca_a_SOURCES += include/gbca/shells.h
+# Java: a JDK's cacerts through keytool (Debian's is covered by the system store).
+libgbca_a_SOURCES += trust/java.c
 # NSS store plumbing: a small p11-kit helper (trust/nss.c loads softokn with it).
 libgbca_a_SOURCES += include/gbca/p11.h trust/p11.c

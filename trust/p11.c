@@ -156,7 +156,7 @@ find_token(struct gbca_p11 *p, const char *token, struct gbca_err *err)
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO info;
 		if (p->module->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
-		    label_is(info.label, sizeof(info.label), token)) {
+		    (token == NULL || label_is(info.label, sizeof(info.label), token))) {
 			p->slot = slots[i];
 			p->token_flags = info.flags;
 			free(slots);
@@ -166,7 +166,7 @@ find_token(struct gbca_p11 *p, const char *token, struct gbca_err *err)
 	free(slots);
 	p->rv = CKR_TOKEN_NOT_PRESENT;
 	p->failed_call = "C_GetTokenInfo";
-	return gbca_fail(err, "no token \"%s\"", token);
+	return token ? gbca_fail(err, "no token \"%s\"", token) : gbca_fail(err, "the module has no token");
 }
 
 bool

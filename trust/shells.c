@@ -1,7 +1,10 @@
-/* The node trust store: NODE_EXTRA_CA_CERTS names CAROOT/node-ca.pem, set in a
- * marked block in ~/.bashrc and ~/.zshrc and in a fish drop-in. The begin
- * marker records anything else gbca did to the file (a newline it added, the
- * file or folders it created), so removal gives back the original bytes. */
+/* The shell stores: marked blocks in ~/.bashrc, ~/.zshrc and a fish drop-in.
+ * node: NODE_EXTRA_CA_CERTS names CAROOT/node-ca.pem. python: SSL_CERT_FILE
+ * and REQUESTS_CA_BUNDLE name the system bundle that holds the root (they
+ * replace certifi's bundle, so never the root alone). Each store has its own
+ * block; the begin marker records anything else gbca did to the file (a
+ * newline it added, the file or folders it created), so removal gives back
+ * the original bytes, whichever block goes first. */
 #include "config.h"
 #include <gbca/path.h>
 #include <gbca/save.h>
@@ -19,13 +22,32 @@
 #include <unistd.h>
 
 #define VAR "NODE_EXTRA_CA_CERTS"
-#define BEGIN_MARK "# >>> gbca >>>"
 #define BEGIN_NOTE "(managed by gbca; remove with: gbca untrust)"
-#define END_MARK "# <<< gbca <<<"
 #define PREV_MARK "# gbca: " VAR " was "
 #define PREV_NOTE "; node-ca.pem includes its certificates"
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define FILE_MAX (16u << 20)
+
+/* One store's block: its markers and the variables it sets, all to one value. */
+struct kind {
+	const char *store;         /* report prefix */
+	const char *what;          /* the block's name in messages */
+	const char *begin, *end;
+	const char *const *vars;   /* NULL-terminated */
+};
+
+static const char *const node_vars[] = { VAR, NULL };
+/* requests reads REQUESTS_CA_BUNDLE; httpx, urllib, aiohttp and Google's
+ * SDKs (through ssl.create_default_context) read SSL_CERT_FILE. */
+static const char *const python_vars[] = { "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", NULL };
+
+static const struct kind kinds[] = {
+	{ "node", "gbca", "# >>> gbca >>>", "# <<< gbca <<<", node_vars },
+	{ "python", "gbca python", "# >>> gbca python >>>", "# <<< gbca python <<<", python_vars },
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+static const struct kind *const node_kind = &kinds[0];
+static const struct kind *const python_kind = &kinds[1];
 
 /* Begin-marker tags: "[newline-added]" the file did not end in a newline, so
  * one was put before the block; "[file-created]" the file did not exist;
@@ -138,24 +160,57 @@ unquote_sh(const char *s, size_t n, char *out, size_t len)
 }
 
 static void
-set_line(struct buf *b, unsigned bit, const char *pem)
+set_line(struct buf *b, const char *var, unsigned bit, const char *value)
 {
 	if (bit == GBCA_SHELL_FISH) {
-		buf_str(b, "set -gx " VAR " ");
-		quote_fish(b, pem);
+		buf_str(b, "set -gx ");
+		buf_str(b, var);
+		buf_str(b, " ");
+		quote_fish(b, value);
 	} else {
-		buf_str(b, "export " VAR "=");
-		quote_sh(b, pem);
+		buf_str(b, "export ");
+		buf_str(b, var);
+		buf_str(b, "=");
+		quote_sh(b, value);
 	}
-	buf_str(b, "\n");
+}
+
+/* The lines that set k's variables to value, each ending in a newline. */
+static void
+set_lines(struct buf *b, const struct kind *k, unsigned bit, const char *value)
+{
+	for (const char *const *v = k->vars; *v; v++) {
+		set_line(b, *v, bit, value);
+		buf_str(b, "\n");
+	}
+}
+
+/* The same, on one line joined with "; " (messages, hints). */
+static void
+set_lines_joined(struct buf *b, const struct kind *k, unsigned bit, const char *value)
+{
+	for (const char *const *v = k->vars; *v; v++) {
+		if (v != k->vars)
+			buf_str(b, "; ");
+		set_line(b, *v, bit, value);
+	}
+}
+
+/* "SSL_CERT_FILE and REQUESTS_CA_BUNDLE" */
+static void
+var_names(const struct kind *k, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (const char *const *v = k->vars; *v; v++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		         v == k->vars ? "" : v[1] ? ", " : " and ", *v);
 }
 
 static void
-render_block(struct buf *b, unsigned bit, unsigned flags, int dirs, const char *pem, const char *prev)
+render_tags(struct buf *b, unsigned flags, int dirs)
 {
 	char tag[32];
 
-	buf_str(b, BEGIN_MARK);
 	if (flags & FLAG_NEWLINE)
 		buf_str(b, " [newline-added]");
 	if (flags & FLAG_CREATED)
@@ -164,14 +219,23 @@ render_block(struct buf *b, unsigned bit, unsigned flags, int dirs, const char *
 		snprintf(tag, sizeof(tag), " [dirs-created=%d]", dirs);
 		buf_str(b, tag);
 	}
+}
+
+static void
+render_block(struct buf *b, const struct kind *k, unsigned bit, unsigned flags, int dirs,
+             const char *value, const char *prev)
+{
+	buf_str(b, k->begin);
+	render_tags(b, flags, dirs);
 	buf_str(b, "  " BEGIN_NOTE "\n");
 	if (prev[0] != '\0') {
 		buf_str(b, PREV_MARK);
 		quote_sh(b, prev);
 		buf_str(b, PREV_NOTE "\n");
 	}
-	set_line(b, bit, pem);
-	buf_str(b, END_MARK "\n");
+	set_lines(b, k, bit, value);
+	buf_str(b, k->end);
+	buf_str(b, "\n");
 }
 
 /* Appends to a fixed buffer, truncating quietly (reports and `where`). */
@@ -289,6 +353,7 @@ rc_path(unsigned bit, char *buf, size_t len, struct gbca_err *err)
 
 /* One shell's rc file, read and parsed. */
 struct rc {
+	const struct kind *kind;
 	const struct shell *sh;
 	char path[PATH_MAX];     /* the name the shell reads */
 	char real[PATH_MAX];     /* where writes go: a symlink resolved (dotfile managers) */
@@ -314,19 +379,21 @@ starts(const char *l, size_t n, const char *prefix)
 }
 
 static bool
-is_end(const char *l, size_t n)
+is_end(const char *l, size_t n, const char *mark)
 {
 	while (n > 0 && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r'))
 		n--;
-	return n == strlen(END_MARK) && memcmp(l, END_MARK, n) == 0;
+	return n == strlen(mark) && memcmp(l, mark, n) == 0;
 }
 
-/* The tags after BEGIN_MARK; the text from the first non-tag on is a note. */
+/* The tags after a begin marker; the text from the first non-tag on is a
+ * note, which starts at *note. */
 static bool
-parse_tags(struct rc *rc, const char *s, size_t n)
+parse_tags(const char *s, size_t n, unsigned *flags, int *dirs, size_t *note)
 {
 	size_t i = 0;
 
+	*note = 0;
 	for (;;) {
 		const char *close;
 		size_t t;
@@ -339,21 +406,22 @@ parse_tags(struct rc *rc, const char *s, size_t n)
 			return false;
 		t = (size_t)(close - (s + i)) + 1;
 		if (t == 15 && memcmp(s + i, "[newline-added]", t) == 0)
-			rc->flags |= FLAG_NEWLINE;
+			*flags |= FLAG_NEWLINE;
 		else if (t == 14 && memcmp(s + i, "[file-created]", t) == 0)
-			rc->flags |= FLAG_CREATED;
+			*flags |= FLAG_CREATED;
 		else if (t == 16 && memcmp(s + i, "[dirs-created=", 14) == 0 &&
 		         s[i + 14] >= '1' && s[i + 14] <= '9')
-			rc->dirs = s[i + 14] - '0';
+			*dirs = s[i + 14] - '0';
 		else
 			return false;
 		i += t;
+		*note = i;
 	}
 }
 
 /* Lines gbca writes inside a block: blank lines, comments (one may note the
- * user's earlier NODE_EXTRA_CA_CERTS), and the setting itself. Anything else
- * was added by hand and must not be deleted with the block. */
+ * user's earlier NODE_EXTRA_CA_CERTS), and the settings themselves. Anything
+ * else was added by hand and must not be deleted with the block. */
 static bool
 parse_body_line(struct rc *rc, const char *l, size_t n)
 {
@@ -365,16 +433,26 @@ parse_body_line(struct rc *rc, const char *l, size_t n)
 		return true;
 	if (starts(l, n, PREV_MARK))
 		return unquote_sh(l + strlen(PREV_MARK), n - strlen(PREV_MARK), rc->prev, sizeof(rc->prev));
-	return l[0] == '#' || starts(l, n, "export " VAR "=") || starts(l, n, "set -gx " VAR " ");
+	if (l[0] == '#')
+		return true;
+	for (const char *const *v = rc->kind->vars; *v; v++) {
+		size_t vl = strlen(*v);
+		if (starts(l, n, "export ") && n > 7 + vl && memcmp(l + 7, *v, vl) == 0 && l[7 + vl] == '=')
+			return true;
+		if (starts(l, n, "set -gx ") && n > 8 + vl && memcmp(l + 8, *v, vl) == 0 && l[8 + vl] == ' ')
+			return true;
+	}
+	return false;
 }
 
 #define FIX_HINT "fix or delete the block by hand, then run gbca again"
 
-/* Finds the one block; a damaged one sets rc->damaged and err. */
+/* Finds the one block of rc->kind; a damaged one sets rc->damaged and err. */
 static bool
 rc_parse(struct rc *rc, struct gbca_err *err)
 {
-	size_t pos = 0, line = 0, begin_line = 0, block_line = 0, foreign_line = 0;
+	const struct kind *k = rc->kind;
+	size_t pos = 0, line = 0, begin_line = 0, block_line = 0, foreign_line = 0, note;
 	bool in = false;
 
 	while (pos < rc->len) {
@@ -384,27 +462,27 @@ rc_parse(struct rc *rc, struct gbca_err *err)
 		size_t next = nl ? pos + n + 1 : rc->len;
 
 		line++;
-		if (starts(l, n, BEGIN_MARK)) {
+		if (starts(l, n, k->begin)) {
 			if (in)
-				return gbca_fail(err, "%s line %zu: a second gbca begin marker inside the block "
-				                 "of line %zu; " FIX_HINT, rc->show, line, begin_line);
+				return gbca_fail(err, "%s line %zu: a second %s begin marker inside the block "
+				                 "of line %zu; " FIX_HINT, rc->show, line, k->what, begin_line);
 			if (rc->has_block)
-				return gbca_fail(err, "%s line %zu: a second gbca block (the first is at line %zu); "
-				                 FIX_HINT, rc->show, line, block_line);
-			if (!parse_tags(rc, l + strlen(BEGIN_MARK), n - strlen(BEGIN_MARK)))
-				return gbca_fail(err, "%s line %zu: the gbca begin marker has a tag gbca didn't write; "
-				                 FIX_HINT, rc->show, line);
+				return gbca_fail(err, "%s line %zu: a second %s block (the first is at line %zu); "
+				                 FIX_HINT, rc->show, line, k->what, block_line);
+			if (!parse_tags(l + strlen(k->begin), n - strlen(k->begin), &rc->flags, &rc->dirs, &note))
+				return gbca_fail(err, "%s line %zu: the %s begin marker has a tag gbca didn't write; "
+				                 FIX_HINT, rc->show, line, k->what);
 			in = true;
 			begin_line = line;
 			rc->start = pos;
-		} else if (is_end(l, n)) {
+		} else if (is_end(l, n, k->end)) {
 			if (!in)
-				return gbca_fail(err, "%s line %zu: a gbca end marker without a begin marker; "
-				                 FIX_HINT, rc->show, line);
+				return gbca_fail(err, "%s line %zu: a %s end marker without a begin marker; "
+				                 FIX_HINT, rc->show, line, k->what);
 			if (foreign_line != 0)
-				return gbca_fail(err, "%s line %zu: a line inside the gbca block (line %zu) that gbca "
+				return gbca_fail(err, "%s line %zu: a line inside the %s block (line %zu) that gbca "
 				                 "didn't write; move it out of the block or " FIX_HINT,
-				                 rc->show, foreign_line, begin_line);
+				                 rc->show, foreign_line, k->what, begin_line);
 			in = false;
 			rc->has_block = true;
 			block_line = begin_line;
@@ -416,18 +494,19 @@ rc_parse(struct rc *rc, struct gbca_err *err)
 		pos = next;
 	}
 	if (in)
-		return gbca_fail(err, "%s line %zu: the gbca block has no end marker (" END_MARK "); "
-		                 FIX_HINT, rc->show, begin_line);
+		return gbca_fail(err, "%s line %zu: the %s block has no end marker (%s); "
+		                 FIX_HINT, rc->show, begin_line, k->what, k->end);
 	return true;
 }
 
 static bool
-rc_load(struct rc *rc, const struct shell *sh, struct gbca_err *err)
+rc_load(struct rc *rc, const struct kind *k, const struct shell *sh, struct gbca_err *err)
 {
 	struct stat lst;
 	int e;
 
 	memset(rc, 0, sizeof(*rc));
+	rc->kind = k;
 	rc->sh = sh;
 	if (!rc_path(sh->bit, rc->path, sizeof(rc->path), err))
 		return false;
@@ -461,13 +540,14 @@ rc_load(struct rc *rc, const struct shell *sh, struct gbca_err *err)
 	return true;
 }
 
-/* Loads every shell's file; the ones that fail are marked bad, not fatal. */
+/* Loads every shell's file for k's block; the ones that fail are marked
+ * bad, not fatal. */
 static void
-rcs_load(struct rc *rcs)
+rcs_load(const struct kind *k, struct rc *rcs)
 {
 	for (size_t i = 0; i < N_SHELLS; i++) {
 		struct gbca_err e = { "" };
-		bool ok = rc_load(&rcs[i], &shell_table[i], &e);
+		bool ok = rc_load(&rcs[i], k, &shell_table[i], &e);
 		if (!ok) {
 			rcs[i].bad = true;
 			rcs[i].err = e;
@@ -551,17 +631,17 @@ static bool
 rc_fail(const struct rc *rc, const char *pem, bool adding, const char *why, const char *fix,
         struct gbca_err *err)
 {
+	const struct kind *k = rc->kind;
 	struct buf line = { 0 };
 
-	set_line(&line, rc->sh->bit, pem);
-	if (line.len > 0)
-		line.p[--line.len] = '\0';
+	set_lines_joined(&line, k, rc->sh->bit, pem);
 	if (adding)
-		gbca_fail(err, "couldn't write %s: %s; %s, or add this line to it yourself: %s",
-		          rc->show, why, fix, line.oom ? VAR "=..." : line.p);
+		gbca_fail(err, "couldn't write %s: %s; %s, or add %s to it yourself: %s",
+		          rc->show, why, fix, k->vars[1] ? "these lines" : "this line",
+		          line.oom || line.p == NULL ? "..." : line.p);
 	else
-		gbca_fail(err, "couldn't write %s: %s; %s, or delete the gbca block from it yourself",
-		          rc->show, why, fix);
+		gbca_fail(err, "couldn't write %s: %s; %s, or delete the %s block from it yourself",
+		          rc->show, why, fix, k->what);
 	free(line.p);
 	return false;
 }
@@ -655,7 +735,7 @@ rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed
 	*changed = false;
 	if (rc->has_block) {
 		buf_add(&b, rc->data, rc->start);
-		render_block(&b, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
+		render_block(&b, rc->kind, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
 		buf_add(&b, rc->data + rc->end, rc->len - rc->end);
 	} else {
 		if (!rc->exists) {
@@ -669,7 +749,7 @@ rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed
 		buf_add(&b, rc->data, rc->len);
 		if (flags & FLAG_NEWLINE)
 			buf_str(&b, "\n");
-		render_block(&b, rc->sh->bit, flags, dirs, pem, prev);
+		render_block(&b, rc->kind, rc->sh->bit, flags, dirs, pem, prev);
 	}
 	if (!(rc->exists && !b.oom && b.len == rc->len && memcmp(b.p, rc->data, b.len) == 0)) {
 		ok = rc_write(rc, &b, dirs, pem, true, err);
@@ -679,18 +759,51 @@ rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed
 	return ok;
 }
 
-/* Takes the block out, and with it whatever its tags say gbca added. */
+/* Another store's begin marker on the line right after rc's block: its
+ * kind, where its tags end (*note) and where the line ends. */
+static const struct kind *
+next_block(const struct rc *rc, size_t *note, size_t *line_end, unsigned *flags, int *dirs)
+{
+	const char *l = rc->data + rc->end;
+	size_t rest = rc->len - rc->end;
+	const char *nl = memchr(l, '\n', rest);
+	size_t n = nl ? (size_t)(nl - l) : rest;
+
+	for (size_t i = 0; i < N_KINDS; i++) {
+		const struct kind *k = &kinds[i];
+		size_t bl = strlen(k->begin);
+		if (k == rc->kind || !starts(l, n, k->begin))
+			continue;
+		*flags = 0;
+		*dirs = 0;
+		if (!parse_tags(l + bl, n - bl, flags, dirs, note))
+			return NULL;
+		*note += rc->end + bl;
+		*line_end = rc->end + n;
+		return k;
+	}
+	return NULL;
+}
+
+/* Takes the block out, and with it whatever its tags say gbca added. When
+ * another store's block follows right after, the tags move to it instead,
+ * so the file comes back byte for byte whichever block goes last. */
 static bool
 rc_remove(const struct rc *rc, const char *pem, bool *changed, struct gbca_err *err)
 {
+	const struct kind *next = NULL;
 	struct buf b = { 0 };
-	size_t start = rc->start;
+	size_t start = rc->start, note = 0, line_end = 0;
+	unsigned next_flags = 0;
+	int next_dirs = 0;
 	bool ok;
 	int e;
 
 	*changed = false;
 	if (!rc->has_block)
 		return true;
+	if (rc->flags != 0 || rc->dirs != 0)
+		next = next_block(rc, &note, &line_end, &next_flags, &next_dirs);
 	/* The added newline goes only while the block is still last: if lines were
 	 * added after it, the newline now ends the user's own line. */
 	if ((rc->flags & FLAG_NEWLINE) && rc->end == rc->len && start > 0 && rc->data[start - 1] == '\n')
@@ -707,7 +820,14 @@ rc_remove(const struct rc *rc, const char *pem, bool *changed, struct gbca_err *
 		return true;
 	}
 	buf_add(&b, rc->data, start);
-	buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+	if (next != NULL) {
+		buf_str(&b, next->begin);
+		render_tags(&b, rc->flags | next_flags, rc->dirs > next_dirs ? rc->dirs : next_dirs);
+		buf_add(&b, rc->data + note, line_end - note);
+		buf_add(&b, rc->data + line_end, rc->len - line_end);
+	} else {
+		buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+	}
 	if (b.p == NULL && !b.oom)
 		b.p = calloc(1, 1);
 	ok = b.p != NULL && rc_write(rc, &b, 0, pem, false, err);
@@ -727,10 +847,10 @@ gbca_shells_node_pem(const char *caroot, char *buf, size_t len, struct gbca_err 
 	return gbca_path_join(buf, len, caroot, GBCA_NODE_PEM_FILE, err);
 }
 
-bool
-gbca_shells_env_lines(const char *caroot, const char *shell, char *buf, size_t len, struct gbca_err *err)
+static bool
+env_lines(const struct kind *k, const char *value, const char *shell, char *buf, size_t len,
+          struct gbca_err *err)
 {
-	char pem[PATH_MAX];
 	struct buf b = { 0 };
 	unsigned bit;
 	bool ok;
@@ -741,16 +861,46 @@ gbca_shells_env_lines(const char *caroot, const char *shell, char *buf, size_t l
 		bit = GBCA_SHELL_FISH;
 	else
 		return gbca_fail(err, "gbca doesn't know the shell %s; use bash, zsh, sh or fish", shell);
-	if (!gbca_shells_node_pem(caroot, pem, sizeof(pem), err))
-		return false;
-	set_line(&b, bit, pem);
+	set_lines(&b, k, bit, value);
 	ok = !b.oom && b.len < len;
 	if (ok)
 		memcpy(buf, b.p, b.len + 1);
 	else
-		gbca_fail(err, "CAROOT path too long: %s", caroot);
+		gbca_fail(err, "path too long: %s", value);
 	free(b.p);
 	return ok;
+}
+
+bool
+gbca_shells_env_lines(const char *caroot, const char *shell, char *buf, size_t len, struct gbca_err *err)
+{
+	char pem[PATH_MAX];
+
+	if (!gbca_shells_node_pem(caroot, pem, sizeof(pem), err))
+		return false;
+	return env_lines(node_kind, pem, shell, buf, len, err);
+}
+
+bool
+gbca_shells_python_bundle(char *buf, size_t len, struct gbca_err *err)
+{
+	if (!gbca_system_bundle(buf, len))
+		return gbca_fail(err, "no system trust store found, so no CA bundle for SSL_CERT_FILE; "
+		                 "python needs the system bundle with the gbca root in it");
+	if (strpbrk(buf, "\n\r") != NULL)
+		return gbca_fail(err, "the system bundle %s has a line break in its name, which no shell "
+		                 "file can hold", buf);
+	return true;
+}
+
+bool
+gbca_shells_env_lines_python(const char *shell, char *buf, size_t len, struct gbca_err *err)
+{
+	char bundle[PATH_MAX];
+
+	if (!gbca_shells_python_bundle(bundle, sizeof(bundle), err))
+		return false;
+	return env_lines(python_kind, bundle, shell, buf, len, err);
 }
 
 static bool
@@ -858,7 +1008,7 @@ rc_current(const struct rc *rc, const char *pem, const char *prev)
 
 	if (!rc->has_block)
 		return false;
-	render_block(&b, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
+	render_block(&b, rc->kind, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
 	same = !b.oom && b.len == rc->end - rc->start && memcmp(b.p, rc->data + rc->start, b.len) == 0;
 	free(b.p);
 	return same;
@@ -866,52 +1016,121 @@ rc_current(const struct rc *rc, const char *pem, const char *prev)
 
 /* "apply now with: ..." for the shell the user is in. */
 static void
-apply_hint(const char *pem, char *buf, size_t len)
+apply_hint(const struct kind *k, const char *value, char *buf, size_t len)
 {
 	const char *sh = getenv("SHELL");
 	const char *base = sh ? strrchr(sh, '/') : NULL;
 	struct buf b = { 0 };
 
 	base = base ? base + 1 : sh;
-	set_line(&b, base && strcmp(base, "fish") == 0 ? GBCA_SHELL_FISH : GBCA_SHELL_BASH, pem);
-	if (!b.oom && b.len > 0) {
-		b.p[b.len - 1] = '\0';
+	set_lines_joined(&b, k, base && strcmp(base, "fish") == 0 ? GBCA_SHELL_FISH : GBCA_SHELL_BASH, value);
+	if (!b.oom && b.len > 0)
 		append(buf, len, "; apply now with: %s", b.p);
-	}
 	free(b.p);
 }
 
-static enum gbca_trust_state
-check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
+/* Each selected shell's file in where, with a note unless its block is the
+ * one install would write now. */
+static void
+blocks_check(const struct gbca_trust_ctx *ctx, const struct rc *rcs, const char *value,
+             const char *prev, char *where, size_t where_len, bool *any_block, bool *all_current)
 {
-	struct rc rcs[N_SHELLS];
-	char pem[PATH_MAX], prev[PATH_MAX];
-	bool any_block = false, all_current = true, pem_exists, has_root;
-
-	where[0] = '\0';
-	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), NULL)) {
-		snprintf(where, where_len, "CAROOT can't be named in a shell file");
-		return GBCA_TRUST_MISSING;
-	}
-	rcs_load(rcs);
-	find_prev(pem, rcs, prev, sizeof(prev));
+	*any_block = false;
+	*all_current = true;
 	for (size_t i = 0; i < N_SHELLS; i++) {
 		const struct rc *rc = &rcs[i];
 		const char *note = "";
 
 		if (!(ctx->shells & rc->sh->bit))
 			continue;
-		any_block |= rc->has_block;
+		*any_block |= rc->has_block;
 		if (rc->bad)
 			note = rc->damaged ? " (damaged block)" : " (unreadable)";
 		else if (!rc->has_block)
 			note = " (not set)";
-		else if (!rc_current(rc, pem, prev))
+		else if (!rc_current(rc, value, prev))
 			note = " (outdated)";
-		all_current &= note[0] == '\0';
+		*all_current &= note[0] == '\0';
 		append(where, where_len, "%s%s%s", where[0] ? ", " : "",
 		       rc->show[0] ? rc->show : rc->sh->name, note);
 	}
+}
+
+/* Puts the block in every selected shell's file; done lists them. Errors
+ * are collected in all, so every file is tried. */
+static void
+blocks_install(const struct gbca_trust_ctx *ctx, struct rc *rcs, const char *value, const char *prev,
+               char *done, size_t done_len, bool *changed_any, struct gbca_err *all)
+{
+	*changed_any = false;
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		struct rc *rc = &rcs[i];
+		struct gbca_err one = { "" };
+		bool changed;
+
+		if (!(ctx->shells & rc->sh->bit))
+			continue;
+		if (rc->bad) {
+			add_error(all, &rc->err);
+			continue;
+		}
+		if (!rc_install(rc, value, prev, &changed, &one)) {
+			add_error(all, &one);
+			continue;
+		}
+		*changed_any |= changed;
+		append(done, done_len, "%s%s", done[0] ? ", " : "", rc->show);
+	}
+}
+
+/* Takes the block out of every selected shell's file; done lists the ones
+ * changed. *in_use: a block may still be in some file (unselected, or one
+ * gbca couldn't change). */
+static void
+blocks_remove(const struct gbca_trust_ctx *ctx, struct rc *rcs, const char *value,
+              char *done, size_t done_len, bool *in_use, struct gbca_err *all)
+{
+	*in_use = false;
+	for (size_t i = 0; i < N_SHELLS; i++) {
+		struct rc *rc = &rcs[i];
+		struct gbca_err one = { "" };
+		bool changed;
+
+		if (!(ctx->shells & rc->sh->bit)) {
+			*in_use |= rc->has_block || rc->bad;
+			continue;
+		}
+		if (rc->bad) {
+			/* A block we can't parse may still name the file. */
+			*in_use |= rc->damaged;
+			add_error(all, &rc->err);
+			continue;
+		}
+		if (!rc_remove(rc, value, &changed, &one)) {
+			*in_use = true;
+			add_error(all, &one);
+			continue;
+		}
+		if (changed)
+			append(done, done_len, "%s%s", done[0] ? ", " : "", rc->show);
+	}
+}
+
+static enum gbca_trust_state
+node_check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
+{
+	struct rc rcs[N_SHELLS];
+	char pem[PATH_MAX], prev[PATH_MAX];
+	bool any_block, all_current, pem_exists, has_root;
+
+	where[0] = '\0';
+	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), NULL)) {
+		snprintf(where, where_len, "CAROOT can't be named in a shell file");
+		return GBCA_TRUST_MISSING;
+	}
+	rcs_load(node_kind, rcs);
+	find_prev(pem, rcs, prev, sizeof(prev));
+	blocks_check(ctx, rcs, pem, prev, where, where_len, &any_block, &all_current);
 	rcs_free(rcs);
 	has_root = pem_has_root(ctx, pem, &pem_exists);
 	if (ctx->shells == 0)
@@ -924,12 +1143,12 @@ check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
 }
 
 static bool
-install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+node_install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
 {
 	struct rc rcs[N_SHELLS];
 	struct gbca_err all = { "" };
 	char pem[PATH_MAX], prev[PATH_MAX], done[2048] = "";
-	bool changed_any = false;
+	bool changed_any;
 
 	report[0] = '\0';
 	if (ctx->shells == 0) {
@@ -938,31 +1157,14 @@ install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struc
 	}
 	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), err))
 		return false;
-	rcs_load(rcs);
+	rcs_load(node_kind, rcs);
 	find_prev(pem, rcs, prev, sizeof(prev));
 	/* The file first: a block naming a missing file would make node warn. */
 	if (!write_bundle(ctx, pem, prev, err)) {
 		rcs_free(rcs);
 		return false;
 	}
-	for (size_t i = 0; i < N_SHELLS; i++) {
-		struct rc *rc = &rcs[i];
-		struct gbca_err one = { "" };
-		bool changed;
-
-		if (!(ctx->shells & rc->sh->bit))
-			continue;
-		if (rc->bad) {
-			add_error(&all, &rc->err);
-			continue;
-		}
-		if (!rc_install(rc, pem, prev, &changed, &one)) {
-			add_error(&all, &one);
-			continue;
-		}
-		changed_any |= changed;
-		append(done, sizeof(done), "%s%s", done[0] ? ", " : "", rc->show);
-	}
+	blocks_install(ctx, rcs, pem, prev, done, sizeof(done), &changed_any, &all);
 	rcs_free(rcs);
 	if (done[0] == '\0')
 		snprintf(report, report_len, "node: " VAR " not set in any shell file");
@@ -972,51 +1174,30 @@ install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struc
 		append(report, report_len, "; node-ca.pem holds the certificates of your " VAR " (%s) "
 		       "and the gbca root", prev);
 	if (done[0] != '\0')
-		apply_hint(pem, report, report_len);
+		apply_hint(node_kind, pem, report, report_len);
 	if (all.msg[0] != '\0')
 		return gbca_fail(err, "%s", all.msg);
 	return true;
 }
 
 static bool
-uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+node_uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
 {
 	struct rc rcs[N_SHELLS];
 	struct gbca_err all = { "" };
 	char pem[PATH_MAX], prev[PATH_MAX] = "", done[2048] = "";
 	const char *env = getenv(VAR);
-	bool in_use = false, env_ours;
+	bool in_use, env_ours;
 
 	report[0] = '\0';
 	if (!gbca_shells_node_pem(ctx->caroot, pem, sizeof(pem), err))
 		return false;
 	env_ours = env != NULL && same_file(env, pem);
-	rcs_load(rcs);
-	for (size_t i = 0; i < N_SHELLS; i++) {
-		struct rc *rc = &rcs[i];
-		struct gbca_err one = { "" };
-		bool changed;
-
-		if (rc->has_block && rc->prev[0] != '\0' && prev[0] == '\0')
-			snprintf(prev, sizeof(prev), "%s", rc->prev);
-		if (!(ctx->shells & rc->sh->bit)) {
-			in_use |= rc->has_block || rc->bad;
-			continue;
-		}
-		if (rc->bad) {
-			/* A block we can't parse may still name the file. */
-			in_use |= rc->damaged;
-			add_error(&all, &rc->err);
-			continue;
-		}
-		if (!rc_remove(rc, pem, &changed, &one)) {
-			in_use = true;
-			add_error(&all, &one);
-			continue;
-		}
-		if (changed)
-			append(done, sizeof(done), "%s%s", done[0] ? ", " : "", rc->show);
-	}
+	rcs_load(node_kind, rcs);
+	for (size_t i = 0; i < N_SHELLS && prev[0] == '\0'; i++)
+		if (rcs[i].has_block && rcs[i].prev[0] != '\0')
+			snprintf(prev, sizeof(prev), "%s", rcs[i].prev);
+	blocks_remove(ctx, rcs, pem, done, sizeof(done), &in_use, &all);
 	rcs_free(rcs);
 	/* node-ca.pem goes with the last block that names it. */
 	if (!in_use && unlink(pem) < 0 && errno != ENOENT) {
@@ -1043,4 +1224,121 @@ uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, str
 	return true;
 }
 
-const struct gbca_store gbca_store_node = { "node", false, check, install, uninstall };
+const struct gbca_store gbca_store_node = { "node", false, node_check, node_install, node_uninstall };
+
+/* Whether the bundle file holds the current root (parsed, compared as DER). */
+static bool
+bundle_has_root(const struct gbca_trust_ctx *ctx, const char *bundle)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	bool found = false;
+
+	if (gnutls_load_file(bundle, &d) < 0)
+		return false;
+	if (gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0) < 0)
+		n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		found |= gnutls_x509_crt_equals2(list[i], &ctx->root_der) != 0;
+		gnutls_x509_crt_deinit(list[i]);
+	}
+	gnutls_free(list);
+	gnutls_free(d.data);
+	return found;
+}
+
+static enum gbca_trust_state
+python_check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
+{
+	struct rc rcs[N_SHELLS];
+	char bundle[PATH_MAX];
+	bool found, has_root, any_block, all_current;
+
+	where[0] = '\0';
+	found = gbca_shells_python_bundle(bundle, sizeof(bundle), NULL);
+	has_root = found && bundle_has_root(ctx, bundle);
+	rcs_load(python_kind, rcs);
+	blocks_check(ctx, rcs, found ? bundle : "", "", where, where_len, &any_block, &all_current);
+	rcs_free(rcs);
+	if (ctx->shells == 0)
+		snprintf(where, where_len, "no shells selected");
+	if (!found)
+		append(where, where_len, "; no system CA bundle");
+	else if (!has_root)
+		append(where, where_len, "; %s lacks the root (gbca trust --stores system)", bundle);
+	if (any_block && !has_root)
+		return GBCA_TRUST_STALE;
+	if (ctx->shells != 0 && all_current && has_root)
+		return GBCA_TRUST_INSTALLED;
+	return GBCA_TRUST_MISSING;
+}
+
+static bool
+python_install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+{
+	struct rc rcs[N_SHELLS];
+	struct gbca_err all = { "" };
+	char bundle[PATH_MAX], vars[128], done[2048] = "";
+	bool changed_any;
+
+	report[0] = '\0';
+	if (ctx->shells == 0) {
+		snprintf(report, report_len, "python: no shells selected; nothing to do");
+		return true;
+	}
+	if (!gbca_shells_python_bundle(bundle, sizeof(bundle), err))
+		return false;
+	/* The variables replace certifi's whole bundle: one without the root
+	 * would only break things. */
+	if (!bundle_has_root(ctx, bundle))
+		return gbca_fail(err, "the system bundle %s does not contain the gbca root; "
+		                 "run gbca trust --stores system first (needs root)", bundle);
+	var_names(python_kind, vars, sizeof(vars));
+	rcs_load(python_kind, rcs);
+	blocks_install(ctx, rcs, bundle, "", done, sizeof(done), &changed_any, &all);
+	rcs_free(rcs);
+	if (done[0] == '\0')
+		snprintf(report, report_len, "python: %s not set in any shell file", vars);
+	else
+		snprintf(report, report_len, "python: %s %sset to %s in %s", vars,
+		         changed_any ? "" : "already ", bundle, done);
+	for (const char *const *v = python_kind->vars; done[0] && *v; v++) {
+		const char *env = getenv(*v);
+		if (env != NULL && env[0] != '\0' && !same_file(env, bundle))
+			append(report, report_len, "; this replaces your %s (%s) in new shells", *v, env);
+	}
+	if (done[0] != '\0')
+		apply_hint(python_kind, bundle, report, report_len);
+	if (all.msg[0] != '\0')
+		return gbca_fail(err, "%s", all.msg);
+	return true;
+}
+
+/* Open shells keep the variables: they name the system bundle, which stays
+ * a complete bundle without the root, so nothing breaks there. */
+static bool
+python_uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err)
+{
+	struct rc rcs[N_SHELLS];
+	struct gbca_err all = { "" };
+	char vars[128], done[2048] = "";
+	bool in_use;
+
+	report[0] = '\0';
+	var_names(python_kind, vars, sizeof(vars));
+	rcs_load(python_kind, rcs);
+	blocks_remove(ctx, rcs, "", done, sizeof(done), &in_use, &all);
+	rcs_free(rcs);
+	if (done[0] == '\0')
+		snprintf(report, report_len, "python: %s were not set by gbca in any shell file", vars);
+	else
+		snprintf(report, report_len, "python: removed %s from %s", vars, done);
+	if (all.msg[0] != '\0')
+		return gbca_fail(err, "%s", all.msg);
+	return true;
+}
+
+const struct gbca_store gbca_store_python = {
+	"python", false, python_check, python_install, python_uninstall,
+};

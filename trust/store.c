@@ -13,6 +13,8 @@ const struct gbca_store *const gbca_stores[] = {
 	&gbca_store_system,
 	&gbca_store_nss,
 	&gbca_store_node,
+	&gbca_store_python,
+	&gbca_store_java,
 };
 const size_t gbca_n_stores = sizeof(gbca_stores) / sizeof(gbca_stores[0]);
 

@@ -6,11 +6,20 @@
  * the jks-keystore hook added and nothing else removes (mkcert leaves both).
  * We remove our own links rather than run --fresh: --fresh rebuilds the Java
  * keystore from scratch, which changes it wherever it had drifted from the
- * bundle, and untrust must leave everything else exactly as it was. */
+ * bundle, and untrust must leave everything else exactly as it was.
+ * Arch and other systems with a writable p11-kit trust token get the anchor
+ * through PKCS#11 (C_CreateObject on that token), with a stapled extKeyUsage
+ * extension that limits it to TLS server authentication. Everywhere, the
+ * p11-kit trust module is asked whether it now lists the root as an anchor. */
 #include "config.h"
+#include <gbca/der.h>
+#include <gbca/p11.h>
 #include <gbca/run.h>
 #include <gbca/save.h>
 #include <gbca/store.h>
+
+#include <gnutls/abstract.h>
+#include <p11-kit/pkcs11x.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,15 +37,18 @@ struct layout {
 	const char *update[3];
 	const char *links;         /* folder of NAME.pem and hash links to clean, or NULL */
 	const char *java;          /* the keystore a hook fills, or NULL */
+	bool p11;                  /* anchors is a writable p11-kit trust token */
 };
 
 static const struct layout layouts[] = {
 	{ "fedora", "/etc/pki/ca-trust/source/anchors", "/etc/pki/tls/certs/ca-bundle.crt", ".pem",
-	  { "update-ca-trust", "extract", NULL }, NULL, NULL },
+	  { "update-ca-trust", "extract", NULL }, NULL, NULL, false },
 	{ "opensuse", "/etc/pki/trust/anchors", "/var/lib/ca-certificates/ca-bundle.pem", ".pem",
-	  { "update-ca-certificates", NULL, NULL }, NULL, NULL },
+	  { "update-ca-certificates", NULL, NULL }, NULL, NULL, false },
+	{ "p11-kit", "/etc/ca-certificates/trust-source", "/etc/ssl/certs/ca-certificates.crt", ".p11-kit",
+	  { "update-ca-trust", NULL, NULL }, NULL, NULL, true },
 	{ "debian", "/usr/local/share/ca-certificates", "/etc/ssl/certs/ca-certificates.crt", ".crt",
-	  { "update-ca-certificates", NULL, NULL }, "/etc/ssl/certs", "/etc/ssl/certs/java/cacerts" },
+	  { "update-ca-certificates", NULL, NULL }, "/etc/ssl/certs", "/etc/ssl/certs/java/cacerts", false },
 };
 
 static bool
@@ -126,6 +138,285 @@ same_content(const char *path, const gnutls_datum_t *want)
 	return same;
 }
 
+/* --- through the p11-kit trust module --- */
+
+static bool
+trust_module(char *buf, size_t len)
+{
+	return gbca_p11_find_module("pkcs11/p11-kit-trust.so", "GBCA_P11KIT_TRUST", buf, len);
+}
+
+/* Whether the p11-kit trust module, reading paths, lists the root as a trusted
+ * anchor: 1 yes, 0 no, -1 the module can't be used here. */
+static int
+p11_lists_anchor(const struct gbca_trust_ctx *ctx, const char *paths)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_VALUE, ctx->root_der.data, ctx->root_der.size },
+	};
+	char mod[PATH_MAX], init[PATH_MAX + 8];
+	CK_OBJECT_HANDLE *objs = NULL;
+	struct gbca_p11 p;
+	size_t n = 0;
+	int found = 0;
+
+	if (!trust_module(mod, sizeof(mod)))
+		return -1;
+	snprintf(init, sizeof(init), "paths=%s", paths);
+	if (!gbca_p11_open(&p, mod, init, NULL, false, NULL))
+		return -1;
+	if (gbca_p11_find(&p, tmpl, 2, &objs, &n, NULL)) {
+		for (size_t i = 0; i < n && !found; i++) {
+			unsigned char *v = NULL;
+			size_t len = 0;
+			if (gbca_p11_get(&p, objs[i], CKA_TRUSTED, &v, &len, NULL) &&
+			    len == sizeof(CK_BBOOL) && *(CK_BBOOL *)v == CK_TRUE)
+				found = 1;
+			free(v);
+		}
+	}
+	free(objs);
+	gbca_p11_close(&p);
+	return found;
+}
+
+static bool
+root_spki(const struct gbca_trust_ctx *ctx, gnutls_datum_t *spki, struct gbca_err *err)
+{
+	gnutls_pubkey_t pub;
+	int ret;
+
+	spki->data = NULL;
+	if ((ret = gnutls_pubkey_init(&pub)) < 0 ||
+	    (ret = gnutls_pubkey_import_x509(pub, ctx->root, 0)) < 0 ||
+	    (ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, spki)) < 0) {
+		gnutls_pubkey_deinit(pub);
+		return gbca_fail(err, "couldn't read the root's public key: %s", gnutls_strerror(ret));
+	}
+	gnutls_pubkey_deinit(pub);
+	return true;
+}
+
+static bool
+open_token(const struct layout *l, struct gbca_p11 *p, bool rw, char *dir, size_t dir_len,
+           struct gbca_err *err)
+{
+	char mod[PATH_MAX], init[PATH_MAX + 8];
+
+	if (!gbca_sys_path(dir, dir_len, l->anchors, err))
+		return false;
+	if (!trust_module(mod, sizeof(mod)))
+		return gbca_fail(err, "p11-kit's trust module (p11-kit-trust.so) is not installed; install p11-kit-trust or p11-kit-modules");
+	snprintf(init, sizeof(init), "paths=%s", dir);
+	if (!gbca_p11_open(p, mod, init, NULL, rw, err))
+		return gbca_fail_prefix(err, "couldn't open the p11-kit trust token over %s", dir);
+	if (rw && (p->token_flags & CKF_WRITE_PROTECTED)) {
+		gbca_p11_close(p);
+		return gbca_fail(err, "the p11-kit trust token over %s is write-protected", dir);
+	}
+	return true;
+}
+
+/* Certificates in the token that are ours (or, with all, any gbca root). */
+static bool
+find_ours(struct gbca_p11 *p, const struct gbca_trust_ctx *ctx, bool all, CK_OBJECT_HANDLE *out,
+          size_t max, size_t *n_out, bool *other, struct gbca_err *err)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_OBJECT_HANDLE *objs = NULL;
+	size_t n = 0;
+
+	*n_out = 0;
+	*other = false;
+	if (!gbca_p11_find(p, tmpl, 1, &objs, &n, err))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *v = NULL;
+		size_t len = 0;
+		gnutls_datum_t d;
+		gnutls_x509_crt_t crt;
+		bool mine, gbca = false;
+
+		if (!gbca_p11_get(p, objs[i], CKA_VALUE, &v, &len, NULL))
+			continue;
+		mine = len == ctx->root_der.size && memcmp(v, ctx->root_der.data, len) == 0;
+		d.data = v;
+		d.size = (unsigned)len;
+		if (!mine && gnutls_x509_crt_init(&crt) >= 0) {
+			gbca = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 && gbca_is_gbca_root(crt);
+			gnutls_x509_crt_deinit(crt);
+		}
+		if (gbca)
+			*other = true;
+		if ((mine || (all && gbca)) && *n_out < max)
+			out[(*n_out)++] = objs[i];
+		free(v);
+	}
+	free(objs);
+	return true;
+}
+
+static bool
+install_p11(const struct gbca_trust_ctx *ctx, const struct layout *l, char *report, size_t report_len,
+            struct gbca_err *err)
+{
+	CK_OBJECT_CLASS cert_cls = CKO_CERTIFICATE, ext_cls = CKO_X_CERTIFICATE_EXTENSION;
+	CK_CERTIFICATE_TYPE x509 = CKC_X_509;
+	CK_ULONG authority = 2;   /* CKA_CERTIFICATE_CATEGORY: authority */
+	CK_BBOOL yes = CK_TRUE;
+	gnutls_datum_t spki = { NULL, 0 }, oid = { NULL, 0 }, eku = { NULL, 0 };
+	CK_OBJECT_HANDLE found[4], obj, *exts = NULL;
+	char dir[PATH_MAX], note[128] = "";
+	struct gbca_p11 p;
+	size_t n = 0, n_ext = 0;
+	bool other, ok = false;
+	int status;
+
+	if (!root_spki(ctx, &spki, err))
+		return false;
+	if (!gbca_der_eku_server_auth(&oid, &eku, err))
+		goto out_free;
+	if (!open_token(l, &p, true, dir, sizeof(dir), err))
+		goto out_free;
+	{
+		CK_ATTRIBUTE cert[] = {
+			{ CKA_CLASS, &cert_cls, sizeof(cert_cls) },
+			{ CKA_CERTIFICATE_TYPE, &x509, sizeof(x509) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_LABEL, (void *)ctx->label, strlen(ctx->label) },
+			{ CKA_VALUE, ctx->root_der.data, ctx->root_der.size },
+			{ CKA_TRUSTED, &yes, sizeof(yes) },
+			{ CKA_CERTIFICATE_CATEGORY, &authority, sizeof(authority) },
+		};
+		CK_ATTRIBUTE ext[] = {
+			{ CKA_CLASS, &ext_cls, sizeof(ext_cls) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_LABEL, (void *)ctx->label, strlen(ctx->label) },
+			{ CKA_OBJECT_ID, oid.data, oid.size },
+			{ CKA_PUBLIC_KEY_INFO, spki.data, spki.size },
+			{ CKA_VALUE, eku.data, eku.size },
+		};
+		CK_ATTRIBUTE ext_match[] = { ext[0], ext[3], ext[4] };
+
+		if (!find_ours(&p, ctx, false, found, 4, &n, &other, err) ||
+		    !gbca_p11_find(&p, ext_match, 3, &exts, &n_ext, err))
+			goto out_close;
+		/* The extension first: an anchor without it would be trusted for everything. */
+		if (n_ext == 0 && !gbca_p11_create(&p, ext, 6, &obj, err))
+			goto out_close;
+		if (n == 0 && !gbca_p11_create(&p, cert, 7, &obj, err))
+			goto out_close;
+	}
+	ok = true;
+out_close:
+	gbca_p11_close(&p);
+	free(exts);
+	if (!ok)
+		goto out_free;
+	if (n > 0 && n_ext > 0) {
+		snprintf(report, report_len, "system: already an anchor in the p11-kit trust token (%s)", dir);
+		goto out_free;
+	}
+	{
+		const char *const *argv = l->update;
+		char out[1024];
+		if (gbca_run(argv, out, sizeof(out), &status, NULL) && status == 0)
+			snprintf(note, sizeof(note), " and ran %s", argv[0]);
+		else
+			snprintf(note, sizeof(note), " (%s not run: the bundles of old programs are not refreshed)", argv[0]);
+	}
+	if (p11_lists_anchor(ctx, dir) != 1) {
+		ok = gbca_fail(err, "the root was written to %s but the p11-kit trust module does not list it as an anchor", dir);
+		goto out_free;
+	}
+	snprintf(report, report_len, "system: stored as a server-auth anchor in the p11-kit trust token %s%s", dir, note);
+out_free:
+	gnutls_free(spki.data);
+	free(oid.data);
+	free(eku.data);
+	return ok;
+}
+
+static bool
+uninstall_p11(const struct gbca_trust_ctx *ctx, const struct layout *l, char *report, size_t report_len,
+              struct gbca_err *err)
+{
+	CK_OBJECT_CLASS ext_cls = CKO_X_CERTIFICATE_EXTENSION;
+	CK_OBJECT_HANDLE found[32];
+	char dir[PATH_MAX];
+	struct gbca_p11 p;
+	size_t n = 0, removed = 0;
+	bool other, ok = true;
+	int status;
+
+	if (!open_token(l, &p, true, dir, sizeof(dir), err))
+		return false;
+	if (!find_ours(&p, ctx, ctx->all, found, 32, &n, &other, err)) {
+		gbca_p11_close(&p);
+		return false;
+	}
+	for (size_t i = 0; i < n && ok; i++) {
+		unsigned char *spki = NULL;
+		size_t spki_len = 0, n_ext = 0;
+		CK_OBJECT_HANDLE *exts = NULL;
+
+		/* The certificate's stapled extensions go with it. */
+		if (gbca_p11_get(&p, found[i], CKA_PUBLIC_KEY_INFO, &spki, &spki_len, NULL)) {
+			CK_ATTRIBUTE m[] = {
+				{ CKA_CLASS, &ext_cls, sizeof(ext_cls) },
+				{ CKA_PUBLIC_KEY_INFO, spki, spki_len },
+			};
+			if (gbca_p11_find(&p, m, 2, &exts, &n_ext, err))
+				for (size_t j = 0; j < n_ext && ok; j++)
+					ok = gbca_p11_destroy(&p, exts[j], err);
+			free(exts);
+			free(spki);
+		}
+		if (ok)
+			ok = gbca_p11_destroy(&p, found[i], err);
+		removed += ok;
+	}
+	gbca_p11_close(&p);
+	if (!ok)
+		return false;
+	if (removed == 0) {
+		snprintf(report, report_len, "system: nothing to remove");
+		return true;
+	}
+	{
+		char out[1024];
+		(void)gbca_run(l->update, out, sizeof(out), &status, NULL);
+	}
+	snprintf(report, report_len, "system: removed %zu anchor%s from the p11-kit trust token %s", removed,
+	         removed == 1 ? "" : "s", dir);
+	return true;
+}
+
+static enum gbca_trust_state
+check_p11(const struct gbca_trust_ctx *ctx, const struct layout *l, char *where, size_t where_len)
+{
+	CK_OBJECT_HANDLE found[4];
+	char dir[PATH_MAX];
+	struct gbca_p11 p;
+	struct gbca_err err;
+	size_t n = 0;
+	bool other = false;
+
+	if (!open_token(l, &p, false, dir, sizeof(dir), &err)) {
+		snprintf(where, where_len, "%s", err.msg);
+		return GBCA_TRUST_MISSING;
+	}
+	snprintf(where, where_len, "p11-kit trust token %s", dir);
+	(void)find_ours(&p, ctx, false, found, 4, &n, &other, NULL);
+	gbca_p11_close(&p);
+	if (n > 0 && p11_lists_anchor(ctx, dir) == 1)
+		return GBCA_TRUST_INSTALLED;
+	return other ? GBCA_TRUST_STALE : GBCA_TRUST_MISSING;
+}
+
 static enum gbca_trust_state
 check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
 {
@@ -137,6 +428,8 @@ check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
 		snprintf(where, where_len, "no known system trust store");
 		return GBCA_TRUST_ABSENT;
 	}
+	if (l->p11)
+		return check_p11(ctx, l, where, where_len);
 	anchor_path(l, ctx->label, anchor, sizeof(anchor));
 	snprintf(where, where_len, "%s", anchor);
 	scan_bundle(ctx, l, &ours, &other);
@@ -176,7 +469,9 @@ install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struc
 
 	if (l == NULL)
 		return gbca_fail(err, "no system trust store found (looked for %s, %s and %s)",
-		                 layouts[0].anchors, layouts[1].anchors, layouts[2].anchors);
+		                 layouts[0].anchors, layouts[1].anchors, layouts[3].anchors);
+	if (l->p11)
+		return install_p11(ctx, l, report, report_len, err);
 	anchor_path(l, ctx->label, anchor, sizeof(anchor));
 	existed = same_content(anchor, &ctx->root_pem);
 	scan_bundle(ctx, l, &ours, &other);
@@ -258,6 +553,8 @@ uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, str
 		snprintf(report, report_len, "system: no system trust store here");
 		return true;
 	}
+	if (l->p11)
+		return uninstall_p11(ctx, l, report, report_len, err);
 	anchor_path(l, ctx->label, anchor, sizeof(anchor));
 	if (access(anchor, F_OK) == 0)
 		snprintf(labels[n_labels++], 96, "%s", ctx->label);
@@ -306,3 +603,20 @@ const struct gbca_store gbca_store_system = {
 	.install = install,
 	.uninstall = uninstall,
 };
+
+bool
+gbca_system_bundle(char *buf, size_t len)
+{
+	const struct layout *l = detect();
+
+	return l != NULL && gbca_sys_path(buf, len, l->bundle, NULL);
+}
+
+bool
+gbca_system_java_keystore(char *buf, size_t len)
+{
+	const struct layout *l = detect();
+
+	return l != NULL && l->java != NULL && gbca_sys_path(buf, len, l->java, NULL) &&
+	       access(buf, F_OK) == 0;
+}

@@ -28,7 +28,7 @@ bool gbca_p11_find_module(const char *name, const char *env, char *buf, size_t l
 
 /* Loads the module at path unmanaged (so pReserved reaches it as given),
  * calls C_Initialize with init as pReserved (NULL for none), finds the token
- * labelled token and opens a session, read-write if rw. On failure everything
+ * labelled token (NULL: the first token present) and opens a session, read-write if rw. On failure everything
  * is undone, p->rv / p->failed_call say what failed and err says it for the user. */
 bool gbca_p11_open(struct gbca_p11 *p, const char *path, const char *init, const char *token,
                    bool rw, struct gbca_err *err);

@@ -54,6 +54,8 @@ struct gbca_store {
 extern const struct gbca_store gbca_store_system;
 extern const struct gbca_store gbca_store_nss;
 extern const struct gbca_store gbca_store_node;
+extern const struct gbca_store gbca_store_python;
+extern const struct gbca_store gbca_store_java;
 
 /* All stores, in the order they are shown. */
 extern const struct gbca_store *const gbca_stores[];
@@ -70,5 +72,14 @@ bool gbca_is_gbca_root(gnutls_x509_crt_t crt);
 
 /* System paths, re-rooted under $GBCA_SYSROOT when it is set (tests). */
 bool gbca_sys_path(char *buf, size_t len, const char *abs, struct gbca_err *err);
+
+/* The detected system layout's CA bundle (the file its update tool
+ * regenerates), through gbca_sys_path. False when no layout is found. */
+bool gbca_system_bundle(char *buf, size_t len);
+
+/* The Java keystore that the layout's update hook fills (Debian's
+ * /etc/ssl/certs/java/cacerts), through gbca_sys_path. False when the
+ * layout has none or it doesn't exist. */
+bool gbca_system_java_keystore(char *buf, size_t len);
 
 #endif
