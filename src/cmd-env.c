@@ -12,23 +12,27 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-	"usage: gbca env [--shell bash|zsh|fish]\n"
+	"usage: gbca env [--shell bash|zsh|fish] [--python]\n"
 	"\n"
 	"Prints the line that points NODE_EXTRA_CA_CERTS at the CA's PEM file, the\n"
 	"same one 'gbca trust --shells' writes to the rc files, for the current shell:\n"
 	"  eval \"$(gbca env)\"            (bash, zsh)\n"
 	"  gbca env --shell fish | source\n"
-	"The shell defaults to the one in $SHELL.\n";
+	"The shell defaults to the one in $SHELL. --python adds SSL_CERT_FILE and\n"
+	"REQUESTS_CA_BUNDLE pointing at the system bundle (as 'gbca trust --stores\n"
+	"python' does), for requests, httpx and Google's Python SDK.\n";
 
 int
 gbca_cmd_env(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "shell", required_argument, NULL, 's' },
+		{ "python", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char caroot[PATH_MAX], pem[PATH_MAX], lines[8192];
+	char caroot[PATH_MAX], pem[PATH_MAX], lines[8192], py[8192] = "";
+	bool python = false;
 	const char *shell = NULL, *env_shell;
 	struct gbca_err err;
 	struct stat st;
@@ -42,6 +46,9 @@ gbca_cmd_env(int argc, char **argv)
 			shell = optarg;
 			if (strcmp(shell, "bash") && strcmp(shell, "zsh") && strcmp(shell, "fish") && strcmp(shell, "sh"))
 				return gbca_usage_error("env", "unknown shell \"%s\"; choose bash, zsh or fish", shell);
+			break;
+		case 'p':
+			python = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -57,12 +64,14 @@ gbca_cmd_env(int argc, char **argv)
 		shell = "fish";
 	if (!gbca_caroot(caroot, sizeof(caroot), &err) ||
 	    !gbca_shells_node_pem(caroot, pem, sizeof(pem), &err) ||
-	    !gbca_shells_env_lines(caroot, shell, lines, sizeof(lines), &err)) {
+	    !gbca_shells_env_lines(caroot, shell, lines, sizeof(lines), &err) ||
+	    (python && !gbca_shells_env_lines_python(shell, py, sizeof(py), &err))) {
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
 	if (stat(pem, &st) < 0)
 		gbca_print_warning("%s does not exist yet; run 'gbca trust --shells' to create it", pem);
 	fputs(lines, stdout);
+	fputs(py, stdout);
 	return GBCA_EXIT_OK;
 }

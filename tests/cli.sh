@@ -147,6 +147,13 @@ like "/cli/ca/missing-key-message" "$ERR" "no rootCA-key.pem"
 rm -rf "$GBCA_CAROOT"; mv "$TMP/ca-copy" "$GBCA_CAROOT"
 is "/cli/ca/no-stray-files" "$(ls -A "$TMP" | grep -c '\.pem')" 0
 
+# --- env ---
+is "/cli/env-bash" "$("$GBCA" env --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"
+is "/cli/env-fish" "$("$GBCA" env --shell fish 2>/dev/null)" "set -gx NODE_EXTRA_CA_CERTS '$GBCA_CAROOT/node-ca.pem'"
+is "/cli/env-eval" "$(eval "$("$GBCA" env 2>/dev/null)"; printf %s "$NODE_EXTRA_CA_CERTS")" "$GBCA_CAROOT/node-ca.pem"
+like "/cli/env-python" "$("$GBCA" env --python --shell bash 2>/dev/null)" "export REQUESTS_CA_BUNDLE='/"
+run "$GBCA" env --shell tcsh;  is "/cli/env-bad-shell-exit-2" "$RC" 2
+
 # --- list ---
 n_logged=$(wc -l < "$GBCA_CAROOT/issued.log")
 is "/cli/list-one-row-per-issue" "$("$GBCA" list | tail -n +2 | wc -l)" "$n_logged"
