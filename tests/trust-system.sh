@@ -117,6 +117,15 @@ like "/trust/system/update-fails-message" "$out" "update-ca-certificates failed"
 is "/trust/system/update-fails-no-anchor" "$(ls -A /usr/local/share/ca-certificates | grep -c gbca-)" 0
 umount /usr/sbin/update-ca-certificates
 
+# A missing update tool: named, with the package to install; nothing left.
+mkdir -p "$TMP/nosbin"
+mount --bind "$TMP/nosbin" /usr/sbin
+out=$(PATH=/usr/local/bin:/usr/bin:/bin "$GBCA" trust --stores system 2>&1); rc=$?
+umount /usr/sbin
+is "/trust/system/update-missing-exit-1" "$rc" 1
+like "/trust/system/update-missing-message" "$out" "update-ca-certificates not found; install the ca-certificates package"
+is "/trust/system/update-missing-no-anchor" "$(ls -A /usr/local/share/ca-certificates | grep -c gbca-)" 0
+
 # Not root: the system store is skipped with the exact sudo command.
 cp -a "$GBCA_CAROOT" "$TMP/ca-user"; chown -R nobody "$TMP/ca-user"; chmod 755 "$TMP"
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$TMP" GBCA_CAROOT="$TMP/ca-user" "$GBCA" trust --stores system 2>&1); rc=$?

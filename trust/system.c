@@ -417,6 +417,21 @@ check_p11(const struct gbca_trust_ctx *ctx, const struct layout *l, char *where,
 	return other ? GBCA_TRUST_STALE : GBCA_TRUST_MISSING;
 }
 
+/* Whether the system lists the root as an anchor: the p11-kit trust module
+ * reading the bundle says so (GnuTLS and p11-kit-based programs see it that
+ * way); where the module is missing, the bundle's own contents decide. */
+static bool
+listed_as_anchor(const struct gbca_trust_ctx *ctx, const struct layout *l, bool in_bundle)
+{
+	char bundle[PATH_MAX];
+	int listed;
+
+	if (!gbca_sys_path(bundle, sizeof(bundle), l->bundle, NULL))
+		return in_bundle;
+	listed = p11_lists_anchor(ctx, bundle);
+	return listed < 0 ? in_bundle : listed == 1;
+}
+
 static enum gbca_trust_state
 check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
 {
@@ -433,7 +448,7 @@ check(const struct gbca_trust_ctx *ctx, char *where, size_t where_len)
 	anchor_path(l, ctx->label, anchor, sizeof(anchor));
 	snprintf(where, where_len, "%s", anchor);
 	scan_bundle(ctx, l, &ours, &other);
-	if (ours && access(anchor, F_OK) == 0)
+	if (listed_as_anchor(ctx, l, ours) && access(anchor, F_OK) == 0)
 		return GBCA_TRUST_INSTALLED;
 	if (other || other_anchors(ctx, l, others, 8) > 0)
 		return GBCA_TRUST_STALE;
@@ -490,6 +505,8 @@ install(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struc
 	scan_bundle(ctx, l, &ours, &other);
 	if (!ours)
 		return gbca_fail(err, "%s ran but %s still does not contain the root", l->update[0], l->bundle);
+	if (!listed_as_anchor(ctx, l, ours))
+		return gbca_fail(err, "%s contains the root but the p11-kit trust module does not list it as an anchor", l->bundle);
 	snprintf(report, report_len, "system: added %s and ran %s", anchor, l->update[0]);
 	return true;
 }
