@@ -13,8 +13,11 @@ libgbca_a_SOURCES = \
 	include/gbca/cmd.h \
 	include/gbca/run.h src/run.c \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
-	src/cmd-trust.c src/cmd-env.c
+	src/cmd-trust.c src/cmd-env.c src/cmd-serve.c \
+	include/gbca/loop.h src/proxy/loop.c \
+	include/gbca/proxy.h src/proxy/config.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c
 
 bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c
 gbca_LDADD = libgbca.a $(GBCA_LIBS)
+libgbca_a_SOURCES += include/gbca/http1.h src/proxy/http1.c

@@ -20,6 +20,7 @@ static const struct {
 	{ "issue", gbca_cmd_issue, "issue a leaf certificate (default: generativelanguage.googleapis.com)" },
 	{ "trust", gbca_cmd_trust, "make this machine trust the CA (system, NSS, Node via --shells)" },
 	{ "untrust", gbca_cmd_untrust, "remove the CA from every trust store" },
+	{ "serve", gbca_cmd_serve, "run the TLS proxy in front of Gemini Balance" },
 	{ "env", gbca_cmd_env, "print the NODE_EXTRA_CA_CERTS line for eval in a shell" },
 	{ "list", gbca_cmd_list, "list the certificates this CA issued, with days left" },
 	{ "caroot", gbca_cmd_caroot, "print the CA folder (CAROOT)" },

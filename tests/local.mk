@@ -31,3 +31,8 @@ AM_TESTS_ENVIRONMENT += LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.
 # The java store against copies of the JDK's cacerts, with the real keytool.
 check_PROGRAMS += tests/test-java
 tests_test_java_LDADD = $(TEST_LIBS)
+# The strict HTTP/1.1 parser of gbca serve, and its libFuzzer target (clang).
+check_PROGRAMS += tests/test-http1
+tests_test_http1_LDADD = $(TEST_LIBS)
+TESTS += tests/fuzz.sh
+EXTRA_DIST += tests/fuzz.sh tests/fuzz/fuzz-http1.c tests/fuzz/corpus

@@ -1,0 +1,80 @@
+/* gbca serve: the TLS-terminating forwarding proxy. Configuration, the TLS
+ * context shared by all sessions, the master/worker processes, connections. */
+#ifndef GBCA_PROXY_H
+#define GBCA_PROXY_H
+
+#include <gbca/err.h>
+#include <gnutls/gnutls.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define GBCA_PROXY_LISTEN_MAX 16
+#define GBCA_PROXY_NAMES_MAX 16
+
+struct gbca_listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];          /* as given, for messages */
+	bool tls;               /* false for --http-listen */
+};
+
+struct gbca_proxy_config {
+	struct gbca_listen_addr listen[GBCA_PROXY_LISTEN_MAX];
+	size_t n_listen;
+	bool listen_set;                        /* --listen given: no defaults */
+	char upstream_url[512];
+	char upstream_host[256];                /* for connect() and messages */
+	char upstream_port[8];
+	struct sockaddr_storage upstream_ss;
+	socklen_t upstream_len;
+	char names[GBCA_PROXY_NAMES_MAX][256];  /* served names (SNI, leaf SANs) */
+	size_t n_names;
+	char cert_file[PATH_MAX], key_file[PATH_MAX];  /* --cert/--key: no issuing */
+	char caroot[PATH_MAX];
+	char access_log[PATH_MAX];              /* "" = stderr, "off" = none */
+	char cors[256];                         /* "" = off */
+	char user[64];                          /* drop to this user when root */
+	unsigned workers;
+	unsigned max_connections;
+	unsigned header_timeout_s, idle_timeout_s, connect_timeout_s, upstream_timeout_s, drain_timeout_s;
+	bool google_passthrough;
+	bool quiet;
+};
+
+void gbca_proxy_config_defaults(struct gbca_proxy_config *c);
+
+/* Parses "127.0.0.1:443", "[::1]:443", ":8443" (all IPv4), "443". */
+bool gbca_proxy_parse_listen(const char *s, bool tls, struct gbca_listen_addr *out, struct gbca_err *err);
+/* Parses "http://host:port" (the only scheme) and resolves host. */
+bool gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
+
+/* The TLS side: one priority cache and credentials for all sessions, and one
+ * session-ticket key shared by every worker. */
+struct gbca_tls {
+	gnutls_priority_t priority;
+	gnutls_certificate_credentials_t creds;
+	gnutls_datum_t ticket_key;
+	uint64_t not_after_min;    /* earliest leaf expiry, seconds since the epoch */
+};
+
+/* Loads --cert/--key, or issues (or reuses) a leaf for the names from CAROOT
+ * (kept in CAROOT/serve/). */
+bool gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err);
+void gbca_tls_free(struct gbca_tls *t);
+/* The server's priority string: TLS 1.3 and 1.2, AEAD only, AES-GCM first. */
+extern const char gbca_tls_priority[];
+
+/* Runs the proxy: binds (or takes LISTEN_FDS), forks the workers, handles
+ * SIGHUP (reload), SIGTERM/SIGINT (drain and stop). Returns an exit code. */
+int gbca_proxy_run(struct gbca_proxy_config *c);
+
+/* One worker: the event loop over the inherited listening sockets. */
+struct gbca_worker;
+int gbca_worker_main(const struct gbca_proxy_config *c, struct gbca_tls *tls, const int *fds,
+                     const bool *tls_fds, size_t n_fds);
+
+#endif

@@ -1,0 +1,268 @@
+/* The proxy's master process: listening sockets (or systemd's), the TLS
+ * context, the workers; SIGHUP re-reads the certificates and replaces the
+ * workers (the old ones finish what they have), SIGTERM drains and stops,
+ * and a leaf close to expiry is renewed the same way. */
+#include "config.h"
+#include <gbca/proxy.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKERS_MAX 64
+
+struct master {
+	struct gbca_proxy_config *cfg;
+	int fds[GBCA_PROXY_LISTEN_MAX];
+	bool tls_fds[GBCA_PROXY_LISTEN_MAX];
+	size_t n_fds;
+	pid_t workers[WORKERS_MAX];
+	unsigned n_workers;
+	pid_t old[WORKERS_MAX * 4];
+	unsigned n_old;
+};
+
+static bool
+bind_one(const struct gbca_listen_addr *a, int *out, struct gbca_err *err)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return gbca_fail(err, "couldn't make a socket for %s: %s", a->text, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EACCES)
+			return gbca_fail(err, "couldn't listen on %s: %s; ports below 1024 need root (or CAP_NET_BIND_SERVICE), or choose another with --listen", a->text, strerror(e));
+		if (e == EADDRINUSE)
+			return gbca_fail(err, "couldn't listen on %s: something else is listening there (another gbca serve, nginx?)", a->text);
+		if (e == EADDRNOTAVAIL)
+			return gbca_fail(err, "couldn't listen on %s: no such address here (is IPv6 enabled?)", a->text);
+		return gbca_fail(err, "couldn't listen on %s: %s", a->text, strerror(e));
+	}
+	if (listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		return gbca_fail(err, "couldn't listen on %s: %s", a->text, strerror(e));
+	}
+	*out = fd;
+	return true;
+}
+
+/* systemd socket activation: LISTEN_PID/LISTEN_FDS, names "http" for plain. */
+static bool
+take_systemd_fds(struct master *m)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS"), *names = getenv("LISTEN_FDNAMES");
+	char buf[512], *save = NULL, *tok;
+	int count;
+
+	if (pid == NULL || n == NULL || (pid_t)atol(pid) != getpid())
+		return false;
+	count = atoi(n);
+	if (count <= 0 || count > GBCA_PROXY_LISTEN_MAX)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", names ? names : "");
+	tok = strtok_r(buf, ":", &save);
+	for (int i = 0; i < count; i++) {
+		m->fds[i] = 3 + i;
+		m->tls_fds[i] = !(tok && strcmp(tok, "http") == 0);
+		tok = tok ? strtok_r(NULL, ":", &save) : NULL;
+	}
+	m->n_fds = (size_t)count;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return true;
+}
+
+static pid_t
+spawn(struct master *m, struct gbca_tls *tls)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		_exit(gbca_worker_main(m->cfg, tls, m->fds, m->tls_fds, m->n_fds));
+	}
+	return pid;
+}
+
+static bool
+spawn_all(struct master *m, struct gbca_tls *tls)
+{
+	for (unsigned i = 0; i < m->cfg->workers; i++) {
+		pid_t pid = spawn(m, tls);
+		if (pid < 0) {
+			gbca_print_error("couldn't start a worker: %s", strerror(errno));
+			return false;
+		}
+		m->workers[m->n_workers++] = pid;
+	}
+	return true;
+}
+
+static void
+signal_all(pid_t *pids, unsigned n, int sig)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], sig);
+}
+
+/* Loads a new TLS context and swaps the workers; the old context stays
+ * usable by the old workers (they are separate processes). */
+static bool
+reload(struct master *m, struct gbca_tls *tls, const char *why)
+{
+	struct gbca_tls fresh;
+	struct gbca_err err;
+	gnutls_datum_t keep = tls->ticket_key;
+
+	if (!gbca_tls_load(&fresh, m->cfg, &err)) {
+		gbca_print_error("%s: keeping the current certificates: %s", why, err.msg);
+		return false;
+	}
+	/* Same ticket key: tickets issued before the reload stay valid. */
+	gnutls_free(fresh.ticket_key.data);
+	fresh.ticket_key.data = gnutls_malloc(keep.size);
+	if (fresh.ticket_key.data) {
+		memcpy(fresh.ticket_key.data, keep.data, keep.size);
+		fresh.ticket_key.size = keep.size;
+	}
+	for (unsigned i = 0; i < m->n_workers && m->n_old < sizeof(m->old) / sizeof(m->old[0]); i++)
+		m->old[m->n_old++] = m->workers[i];
+	signal_all(m->workers, m->n_workers, SIGTERM);
+	m->n_workers = 0;
+	gbca_tls_free(tls);
+	*tls = fresh;
+	if (!spawn_all(m, tls))
+		return false;
+	gbca_print_note("%s: certificates re-read; new workers started, the old ones finish their requests", why);
+	return true;
+}
+
+static bool
+reap(struct master *m, pid_t pid)
+{
+	for (unsigned i = 0; i < m->n_old; i++)
+		if (m->old[i] == pid) {
+			m->old[i] = m->old[--m->n_old];
+			return false;
+		}
+	for (unsigned i = 0; i < m->n_workers; i++)
+		if (m->workers[i] == pid) {
+			m->workers[i] = m->workers[--m->n_workers];
+			return true;   /* a current worker died */
+		}
+	return false;
+}
+
+int
+gbca_proxy_run(struct gbca_proxy_config *cfg)
+{
+	struct master m;
+	struct gbca_tls tls;
+	struct gbca_err err;
+	char line[1024];
+	size_t used = 0;
+	sigset_t set;
+	bool stopping = false;
+	uint64_t stop_deadline = 0;
+	int status;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	if (!take_systemd_fds(&m)) {
+		for (size_t i = 0; i < cfg->n_listen; i++) {
+			if (!bind_one(&cfg->listen[i], &m.fds[i], &err)) {
+				gbca_print_error("%s", err.msg);
+				return 1;
+			}
+			m.tls_fds[i] = cfg->listen[i].tls;
+			m.n_fds++;
+		}
+	}
+	if (!gbca_tls_load(&tls, cfg, &err)) {
+		gbca_print_error("%s", err.msg);
+		return 1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!spawn_all(&m, &tls))
+		return 1;
+	for (size_t i = 0; i < m.n_fds && used < sizeof(line); i++) {
+		if (i < cfg->n_listen && m.n_fds == cfg->n_listen)
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s%s", i ? ", " : "",
+			                         cfg->listen[i].text, cfg->listen[i].tls ? "" : " (plain HTTP)");
+		else
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%sfd %d (systemd)", i ? ", " : "", m.fds[i]);
+	}
+	if (!cfg->quiet)
+		fprintf(stderr, "gbca: listening on %s; upstream %s; %u worker%s\n", line, cfg->upstream_url,
+		        cfg->workers, cfg->workers == 1 ? "" : "s");
+
+	for (;;) {
+		struct timespec wait = { 60, 0 };
+		siginfo_t si;
+		int sig;
+
+		if (stopping)
+			wait.tv_sec = 1;
+		sig = sigtimedwait(&set, &si, &wait);
+		if (sig == SIGCHLD || sig < 0) {
+			pid_t pid;
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+				if (reap(&m, pid) && !stopping) {
+					gbca_print_warning("a worker (pid %d) stopped unexpectedly; starting another", (int)pid);
+					pid_t again = spawn(&m, &tls);
+					if (again > 0)
+						m.workers[m.n_workers++] = again;
+				}
+			}
+		}
+		if (sig == SIGHUP && !stopping) {
+			reload(&m, &tls, "SIGHUP");
+		} else if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) && !stopping) {
+			stopping = true;
+			stop_deadline = (uint64_t)time(NULL) + cfg->drain_timeout_s + 5;
+			signal_all(m.workers, m.n_workers, SIGTERM);
+			signal_all(m.old, m.n_old, SIGTERM);
+			for (size_t i = 0; i < m.n_fds; i++)
+				close(m.fds[i]);
+		} else if (sig < 0 && errno == EAGAIN && !stopping && !cfg->cert_file[0] && tls.not_after_min) {
+			/* Renew a leaf with less than a third of its life left. */
+			time_t now = time(NULL);
+			if ((uint64_t)now + 30 * 86400 > tls.not_after_min)
+				reload(&m, &tls, "renewal");
+		}
+		if (stopping && m.n_workers == 0 && m.n_old == 0)
+			break;
+		if (stopping && (uint64_t)time(NULL) > stop_deadline) {
+			signal_all(m.workers, m.n_workers, SIGKILL);
+			signal_all(m.old, m.n_old, SIGKILL);
+			break;
+		}
+	}
+	gbca_tls_free(&tls);
+	return 0;
+}

@@ -1,0 +1,199 @@
+/* The proxy's TLS context: the priority cache, the certificate credentials
+ * (one leaf per served name, chosen by SNI), and the shared ticket key.
+ * Leaves come from --cert/--key, or are issued from CAROOT into
+ * CAROOT/serve/ and reused while they have more than a third of their life. */
+#include "config.h"
+#include <gbca/ca.h>
+#include <gbca/issue.h>
+#include <gbca/ledger.h>
+#include <gbca/path.h>
+#include <gbca/proxy.h>
+#include <gbca/save.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* TLS 1.3 and 1.2 only (Debian's NORMAL still offers 1.0 and 1.1), AEAD
+ * ciphers only, AES-GCM before ChaCha20 (GnuTLS's ChaCha20 is ~16x slower
+ * than its AES-GCM on these machines), and our order, not the client's. */
+const char gbca_tls_priority[] =
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
+	"%SERVER_PRECEDENCE";
+
+static bool
+leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, uint64_t *not_after)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	gnutls_x509_crt_t crt;
+	unsigned status = 1;
+	time_t now = time(NULL), nb, na;
+	bool ok = false;
+
+	if (gnutls_load_file(cert_path, &d) < 0)
+		return false;
+	gnutls_x509_crt_init(&crt);
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_check_hostname(crt, name) &&
+	    gnutls_x509_crt_verify(crt, &ca->crt, 1, 0, &status) >= 0 && status == 0) {
+		nb = gnutls_x509_crt_get_activation_time(crt);
+		na = gnutls_x509_crt_get_expiration_time(crt);
+		/* Renew when less than a third of the life is left. */
+		ok = na - now > (na - nb) / 3;
+		*not_after = (uint64_t)na;
+	}
+	gnutls_x509_crt_deinit(crt);
+	gnutls_free(d.data);
+	return ok;
+}
+
+static bool
+issue_leaf(const struct gbca_ca *ca, const char *dir, const char *name, const char *cert_path,
+           const char *key_path, uint64_t *not_after, struct gbca_err *err)
+{
+	struct gbca_name n;
+	struct gbca_leaf_request req = { .names = &n, .n_names = 1, .key_type = GBCA_KEY_P256, .days = GBCA_LEAF_DAYS_MAX };
+	struct gbca_leaf leaf;
+	struct gbca_ledger_entry entry;
+	gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
+	int log_fd = -1, ret;
+	bool ok = false;
+
+	if (!gbca_name_parse(name, &n, err))
+		return false;
+	if (!gbca_issue_leaf(ca, &req, &leaf, err))
+		return false;
+	if ((ret = gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &cert)) < 0) {
+		gbca_fail(err, "couldn't encode the certificate: %s", gnutls_strerror(ret));
+		goto out;
+	}
+	if (!gbca_key_export_pem(leaf.key, &key, err))
+		goto out;
+	{
+		struct gbca_save_item items[] = {
+			{ cert_path, cert.data, cert.size, 0644 },
+			{ key_path, key.data, key.size, 0600 },
+		};
+		if (!gbca_ledger_open(ca->dir, &log_fd, err) || !gbca_save_files(items, 2, err))
+			goto out;
+	}
+	if (gbca_ledger_entry_from(leaf.crt, &n, 1, cert_path, &entry, NULL))
+		(void)gbca_ledger_append(log_fd, &entry, NULL);
+	else
+		close(log_fd);
+	log_fd = -1;
+	*not_after = (uint64_t)gnutls_x509_crt_get_expiration_time(leaf.crt);
+	(void)dir;
+	ok = true;
+out:
+	if (log_fd >= 0)
+		close(log_fd);
+	if (key.data) {
+		gnutls_memset(key.data, 0, key.size);
+		gnutls_free(key.data);
+	}
+	gnutls_free(cert.data);
+	gbca_leaf_free(&leaf);
+	return ok;
+}
+
+/* Issues or reuses the leaves in CAROOT/serve/ and adds them to creds. */
+static bool
+load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
+{
+	char dir[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], stem[300], file[320];
+	struct gbca_ca ca;
+	bool have_key = false, ok = false;
+	int lock_fd = -1, ret;
+
+	if (!gbca_path_join(dir, sizeof(dir), c->caroot, "serve", err) ||
+	    !gbca_ca_lock(c->caroot, true, &lock_fd, err))
+		return false;
+	if (!gbca_ca_load(c->caroot, false, &ca, err))
+		goto out_unlock;
+	for (size_t i = 0; i < c->n_names; i++) {
+		uint64_t na = 0;
+		gbca_name_file_stem(c->names[i], stem, sizeof(stem));
+		snprintf(file, sizeof(file), "%s.pem", stem);
+		if (!gbca_path_join(cert_path, sizeof(cert_path), dir, file, err))
+			goto out;
+		snprintf(file, sizeof(file), "%s-key.pem", stem);
+		if (!gbca_path_join(key_path, sizeof(key_path), dir, file, err))
+			goto out;
+		if (!leaf_usable(cert_path, &ca, c->names[i], &na) || access(key_path, R_OK) != 0) {
+			if (!have_key) {
+				/* Signing needs the key: reload the CA with it. */
+				gbca_ca_free(&ca);
+				if (!gbca_ca_load(c->caroot, true, &ca, err))
+					goto out_unlock;
+				have_key = true;
+			}
+			if (!gbca_mkdir_p(dir, 0700, err) ||
+			    !issue_leaf(&ca, dir, c->names[i], cert_path, key_path, &na, err))
+				goto out;
+		}
+		ret = gnutls_certificate_set_x509_key_file2(t->creds, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret < 0) {
+			gbca_fail(err, "couldn't load %s: %s", cert_path, gnutls_strerror(ret));
+			goto out;
+		}
+		if (t->not_after_min == 0 || na < t->not_after_min)
+			t->not_after_min = na;
+	}
+	ok = true;
+out:
+	gbca_ca_free(&ca);
+out_unlock:
+	gbca_ca_unlock(lock_fd);
+	return ok;
+}
+
+bool
+gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
+{
+	const char *where = NULL;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if ((ret = gnutls_priority_init2(&t->priority, gbca_tls_priority, &where, 0)) < 0)
+		return gbca_fail(err, "bad TLS priority near \"%s\": %s", where ? where : "?", gnutls_strerror(ret));
+	if ((ret = gnutls_certificate_allocate_credentials(&t->creds)) < 0) {
+		gbca_tls_free(t);
+		return gbca_fail(err, "out of memory");
+	}
+	if (c->cert_file[0]) {
+		ret = gnutls_certificate_set_x509_key_file2(t->creds, c->cert_file, c->key_file, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret < 0) {
+			gbca_tls_free(t);
+			return gbca_fail(err, "couldn't load --cert %s / --key %s: %s", c->cert_file, c->key_file, gnutls_strerror(ret));
+		}
+	} else if (!load_issued(t, c, err)) {
+		gbca_tls_free(t);
+		return false;
+	}
+	if ((ret = gnutls_session_ticket_key_generate(&t->ticket_key)) < 0) {
+		gbca_tls_free(t);
+		return gbca_fail(err, "couldn't make a session ticket key: %s", gnutls_strerror(ret));
+	}
+	return true;
+}
+
+void
+gbca_tls_free(struct gbca_tls *t)
+{
+	if (t->priority)
+		gnutls_priority_deinit(t->priority);
+	if (t->creds)
+		gnutls_certificate_free_credentials(t->creds);
+	if (t->ticket_key.data) {
+		gnutls_memset(t->ticket_key.data, 0, t->ticket_key.size);
+		gnutls_free(t->ticket_key.data);
+	}
+	memset(t, 0, sizeof(*t));
+}
