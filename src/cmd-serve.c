@@ -34,6 +34,9 @@ static const char usage[] =
 	"  --workers N               worker processes (default: one per core)\n"
 	"  --max-connections N       client connections in all (default 10000)\n"
 	"  --cors ORIGIN|*           answer CORS preflights and add the CORS headers\n"
+	"  --google-passthrough      send requests with a real Google key (AIza...) to the\n"
+	"                            real Google (found through DNS, verified with the\n"
+	"                            system trust store) instead of answering 508\n"
 	"  --access-log FILE|off     one line per request (default: stderr)\n"
 	"  --user USER               run workers as USER when started as root (default nobody)\n"
 	"  --header-timeout S        to receive a request head (default 30)\n"
@@ -133,8 +136,10 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 		snprintf(c->user, sizeof(c->user), "%s", v);
 		return true;
 	}
-	if (strcmp(key, "google-passthrough") == 0)
-		return gbca_fail(err, "--google-passthrough is not available yet: requests with a Google API key are answered 508");
+	if (strcmp(key, "google-passthrough") == 0) {
+		c->google_passthrough = strcmp(v, "0") != 0 && strcmp(v, "no") != 0 && strcmp(v, "false") != 0;
+		return true;
+	}
 	if (strcmp(key, "workers") == 0)
 		num = &c->workers, hi = 64;
 	else if (strcmp(key, "max-connections") == 0)

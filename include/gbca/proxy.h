@@ -22,6 +22,21 @@ struct gbca_listen_addr {
 	bool tls;               /* false for --http-listen */
 };
 
+#define GBCA_GOOGLE_HOST "generativelanguage.googleapis.com"
+#define GBCA_GOOGLE_ADDRS_MAX 8
+
+/* The real Google's addresses for --google-passthrough, looked up by the
+ * master through DNS (never the hosts file) and shared with the workers in a
+ * MAP_SHARED page; seq is odd while the master writes. */
+struct gbca_google {
+	volatile uint32_t seq;
+	uint32_t n;
+	struct sockaddr_storage addrs[GBCA_GOOGLE_ADDRS_MAX];
+};
+
+/* A/AAAA records of name from the DNS servers in resolv.conf (no hosts file). */
+size_t gbca_dns_lookup(const char *name, uint16_t port, struct sockaddr_storage *out, size_t max);
+
 struct gbca_proxy_config {
 	struct gbca_listen_addr listen[GBCA_PROXY_LISTEN_MAX];
 	size_t n_listen;
@@ -43,6 +58,7 @@ struct gbca_proxy_config {
 	unsigned header_timeout_s, idle_timeout_s, connect_timeout_s, upstream_timeout_s, drain_timeout_s;
 	bool google_passthrough;
 	bool quiet;
+	struct gbca_google *google;             /* set by the master when passing through */
 };
 
 void gbca_proxy_config_defaults(struct gbca_proxy_config *c);
@@ -59,6 +75,7 @@ struct gbca_tls {
 	gnutls_certificate_credentials_t creds;
 	gnutls_datum_t ticket_key;
 	uint64_t not_after_min;    /* earliest leaf expiry, seconds since the epoch */
+	gnutls_certificate_credentials_t google_creds;  /* system trust, for --google-passthrough */
 };
 
 /* Loads --cert/--key, or issues (or reuses) a leaf for the names from CAROOT

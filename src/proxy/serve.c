@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,27 @@ take_systemd_fds(struct master *m)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	return true;
+}
+
+/* Looks the real Google up again and publishes the answer to the workers. */
+static void
+resolve_google(struct gbca_google *g, bool quiet)
+{
+	struct sockaddr_storage addrs[GBCA_GOOGLE_ADDRS_MAX];
+	size_t n = gbca_dns_lookup(GBCA_GOOGLE_HOST, 443, addrs, GBCA_GOOGLE_ADDRS_MAX);
+
+	if (n == 0) {
+		if (!quiet && g->n == 0)
+			gbca_print_warning("--google-passthrough: DNS has no address for %s yet; requests with a Google API key get 502 until it does",
+			                   GBCA_GOOGLE_HOST);
+		return;   /* keep the last good answer */
+	}
+	g->seq++;
+	__sync_synchronize();
+	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
+	g->n = (uint32_t)n;
+	__sync_synchronize();
+	g->seq++;
 }
 
 static pid_t
@@ -200,6 +222,15 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		gbca_print_error("%s", err.msg);
 		return 1;
 	}
+	if (cfg->google_passthrough) {
+		cfg->google = mmap(NULL, sizeof(*cfg->google), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (cfg->google == MAP_FAILED) {
+			gbca_print_error("out of memory");
+			return 1;
+		}
+		memset(cfg->google, 0, sizeof(*cfg->google));
+		resolve_google(cfg->google, cfg->quiet);
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -249,7 +280,10 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			signal_all(m.old, m.n_old, SIGTERM);
 			for (size_t i = 0; i < m.n_fds; i++)
 				close(m.fds[i]);
-		} else if (sig < 0 && errno == EAGAIN && !stopping && !cfg->cert_file[0] && tls.not_after_min) {
+		} else if (sig < 0 && errno == EAGAIN && cfg->google && !stopping) {
+			resolve_google(cfg->google, true);
+		}
+		if (sig < 0 && errno == EAGAIN && !stopping && !cfg->cert_file[0] && tls.not_after_min) {
 			/* Renew a leaf with less than a third of its life left. */
 			time_t now = time(NULL);
 			if ((uint64_t)now + 30 * 86400 > tls.not_after_min)

@@ -177,6 +177,15 @@ gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca
 		gbca_tls_free(t);
 		return false;
 	}
+	if (c->google_passthrough) {
+		/* The real Google is checked against the system store, like any client would. */
+		if ((ret = gnutls_certificate_allocate_credentials(&t->google_creds)) < 0 ||
+		    (ret = gnutls_certificate_set_x509_system_trust(t->google_creds)) <= 0) {
+			gbca_tls_free(t);
+			return gbca_fail(err, "--google-passthrough needs the system trust store, which GnuTLS couldn't load (%s)",
+			                 ret < 0 ? gnutls_strerror(ret) : "no certificates");
+		}
+	}
 	if ((ret = gnutls_session_ticket_key_generate(&t->ticket_key)) < 0) {
 		gbca_tls_free(t);
 		return gbca_fail(err, "couldn't make a session ticket key: %s", gnutls_strerror(ret));
@@ -191,6 +200,8 @@ gbca_tls_free(struct gbca_tls *t)
 		gnutls_priority_deinit(t->priority);
 	if (t->creds)
 		gnutls_certificate_free_credentials(t->creds);
+	if (t->google_creds)
+		gnutls_certificate_free_credentials(t->google_creds);
 	if (t->ticket_key.data) {
 		gnutls_memset(t->ticket_key.data, 0, t->ticket_key.size);
 		gnutls_free(t->ticket_key.data);

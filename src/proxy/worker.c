@@ -54,6 +54,9 @@ struct upconn {
 	struct worker *w;
 	int fd;
 	bool connecting;
+	gnutls_session_t tls;     /* --google-passthrough: TLS to the real Google */
+	bool handshaking;
+	uint32_t send_pending;
 	struct conn *c;           /* NULL while pooled */
 	struct upconn *next;      /* pool list */
 };
@@ -86,6 +89,7 @@ struct conn {
 	struct upconn *up;
 	bool head_request, upgrade_request, close_after, client_eof, up_eof, error_reply;
 	bool up_sent_any;         /* some of this request went to the upstream */
+	bool google;              /* this request goes to the real Google */
 	bool client_waits_write;  /* a client write said AGAIN */
 	bool up_waits_write;
 	/* Level-triggered epoll said readable and no read has said AGAIN since:
@@ -504,6 +508,8 @@ static void
 up_free(struct worker *w, struct upconn *u)
 {
 	gbca_loop_del(w->loop, u->fd);
+	if (u->tls)
+		gnutls_deinit(u->tls);
 	close(u->fd);
 	free(u);
 }
@@ -583,6 +589,61 @@ up_connect(struct worker *w)
 		}
 		u->connecting = true;
 	}
+	return u;
+}
+
+/* A TLS connection to the real Google, at an address the master found
+ * through DNS, verified against the system store for the real name. */
+static struct upconn *
+up_connect_google(struct worker *w)
+{
+	static unsigned next;
+	static const gnutls_datum_t alpn = { (unsigned char *)"http/1.1", 8 };
+	struct gbca_google *g = w->cfg->google;
+	struct sockaddr_storage ss;
+	struct upconn *u;
+	uint32_t seq, n;
+	int one = 1;
+
+	if (g == NULL || w->tls->google_creds == NULL)
+		return NULL;
+	do {
+		seq = g->seq;
+		__sync_synchronize();
+		n = g->n;
+		if (n > 0)
+			ss = g->addrs[next++ % n];
+		__sync_synchronize();
+	} while ((seq & 1) || seq != g->seq);
+	if (n == 0 || (u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->w = w;
+	u->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->fd < 0) {
+		free(u);
+		return NULL;
+	}
+	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(u->fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                                                    : sizeof(struct sockaddr_in6)) < 0) {
+		if (errno != EINPROGRESS) {
+			close(u->fd);
+			free(u);
+			return NULL;
+		}
+		u->connecting = true;
+	}
+	if (gnutls_init(&u->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0 ||
+	    gnutls_set_default_priority_append(u->tls, "-VERS-TLS1.1:-VERS-TLS1.0", NULL, 0) < 0 ||
+	    gnutls_credentials_set(u->tls, GNUTLS_CRD_CERTIFICATE, w->tls->google_creds) < 0 ||
+	    gnutls_server_name_set(u->tls, GNUTLS_NAME_DNS, GBCA_GOOGLE_HOST, strlen(GBCA_GOOGLE_HOST)) < 0) {
+		up_free(w, u);
+		return NULL;
+	}
+	gnutls_session_set_verify_cert(u->tls, GBCA_GOOGLE_HOST, 0);
+	gnutls_alpn_set_protocols(u->tls, &alpn, 1, 0);
+	gnutls_transport_set_int(u->tls, u->fd);
+	u->handshaking = true;
 	return u;
 }
 
@@ -721,11 +782,14 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r)
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
 	}
-	if (ok && xff)
+	/* The real Google gets no forwarding fields (only Via, which would show a loop). */
+	if (ok && c->google)
+		;
+	else if (ok && xff)
 		ok = buf_printf(o, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value.len, buf + xff->value.off, c->peer);
 	else if (ok)
 		ok = buf_printf(o, "X-Forwarded-For: %s\r\n", c->peer);
-	if (ok)
+	if (ok && !c->google)
 		ok = buf_printf(o, "X-Real-IP: %s\r\nX-Forwarded-Proto: %s\r\n", c->peer, c->is_tls ? "https" : "http");
 	if (ok && via)
 		ok = buf_printf(o, "Via: %.*s, 1.1 gbca\r\n", (int)via->value.len, buf + via->value.off);
@@ -771,7 +835,15 @@ process_request_head(struct conn *c, uint32_t head_len)
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
 	h = find_header(buf, r.headers, r.n_headers, "x-goog-api-key");
+	c->google = false;
 	if ((h && is_api_key(buf + h->value.off, h->value.len)) ||
+	    query_has_api_key(buf + r.query.off, r.query.len)) {
+		if (w->cfg->google_passthrough)
+			c->google = true;
+	}
+	if (c->google) {
+		/* forwarded to the real Google below */
+	} else if ((h && is_api_key(buf + h->value.off, h->value.len)) ||
 	    query_has_api_key(buf + r.query.off, r.query.len)) {
 		reply_error(c, 508, "gbca refused to forward a Google API key (AIza...) to the local upstream: "
 		            "this request came back to the proxy through the hosts entry, most likely from "
@@ -804,9 +876,17 @@ process_request_head(struct conn *c, uint32_t head_len)
 	c->rstate = R_BODY;
 	c->sstate = S_HEAD;
 	c->resp_scanned = 0;
-	c->up = pool_get(w);
-	if (c->up == NULL)
-		c->up = up_connect(w);
+	if (c->google) {
+		c->up = up_connect_google(w);
+		if (c->up == NULL) {
+			reply_error(c, 502, "gbca couldn't reach the real generativelanguage.googleapis.com (no address from DNS, or no network)");
+			return;
+		}
+	} else {
+		c->up = pool_get(w);
+		if (c->up == NULL)
+			c->up = up_connect(w);
+	}
 	if (c->up == NULL) {
 		reply_error(c, 502, "gbca couldn't reach the upstream");
 		return;
@@ -940,7 +1020,7 @@ finish_exchange(struct conn *c)
 
 	access_log(c);
 	if (c->up) {
-		if (!c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE)
+		if (!c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE && !c->up->tls)
 			pool_put(w, c->up);
 		else
 			up_free(w, c->up);
@@ -1034,6 +1114,54 @@ step_request(struct conn *c)
 }
 
 static bool
+step_up_handshake(struct conn *c)
+{
+	struct upconn *u = c->up;
+	int r;
+
+	if (u == NULL || u->tls == NULL || !u->handshaking || u->connecting)
+		return false;
+	r = gnutls_handshake(u->tls);
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		return false;
+	if (r < 0) {
+		reply_error(c, 502, r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR
+		                        ? "the real generativelanguage.googleapis.com did not show a certificate the system trusts"
+		                        : "TLS with the real generativelanguage.googleapis.com failed");
+		return true;
+	}
+	u->handshaking = false;
+	c->up_readable = true;
+	c->t_active = gbca_loop_now(c->w->loop);
+	return true;
+}
+
+/* The passthrough upstream writes through GnuTLS, one record at a time. */
+static ssize_t
+up_tls_send(struct conn *c, const char *p, size_t len)
+{
+	struct upconn *u = c->up;
+	ssize_t r;
+
+	if (u->send_pending)
+		len = u->send_pending;
+	else if (len > TLS_CHUNK)
+		len = TLS_CHUNK;
+	r = gnutls_record_send(u->tls, p, len);
+	if (r >= 0) {
+		u->send_pending = 0;
+		return r;
+	}
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+		u->send_pending = (uint32_t)len;
+		errno = EAGAIN;
+	} else {
+		errno = EPIPE;
+	}
+	return -1;
+}
+
+static bool
 step_up_write(struct conn *c)
 {
 	struct upconn *u = c->up;
@@ -1042,7 +1170,7 @@ step_up_write(struct conn *c)
 	uint32_t head = c->uhead.data ? buf_len(&c->uhead) : 0;
 	ssize_t n;
 
-	if (u == NULL || u->connecting)
+	if (u == NULL || u->connecting || u->handshaking)
 		return false;
 	if (head == 0 && c->rf.ready == 0) {
 		if (c->rstate == R_BODY && c->rf.done) {
@@ -1050,6 +1178,11 @@ step_up_write(struct conn *c)
 			return true;
 		}
 		return false;
+	}
+	if (u->tls) {
+		n = head > 0 ? up_tls_send(c, c->uhead.data + c->uhead.start, head)
+		             : up_tls_send(c, c->in.data + c->in.start, c->rf.ready);
+		goto sent;   /* one buffer at a time: n splits the same way as below */
 	}
 	/* Head and the body bytes we have go in one system call. */
 	if (head > 0) {
@@ -1067,6 +1200,7 @@ step_up_write(struct conn *c)
 		mh.msg_iovlen = (size_t)n_iov;
 		n = sendmsg(u->fd, &mh, MSG_NOSIGNAL);
 	}
+sent:
 	if (n > 0) {
 		uint32_t from_head = (uint32_t)n < head ? (uint32_t)n : head;
 		if (from_head)
@@ -1100,12 +1234,28 @@ step_up_read(struct conn *c)
 	struct upconn *u = c->up;
 	ssize_t n;
 
-	if (u == NULL || u->connecting || c->up_eof || c->sstate == S_IDLE || !c->up_readable)
+	if (u == NULL || u->connecting || u->handshaking || c->up_eof || c->sstate == S_IDLE)
+		return false;
+	if (!c->up_readable && !(u->tls && gnutls_record_check_pending(u->tls) > 0))
 		return false;
 	if (buf_room(&c->resp) < 4096)
 		buf_compact(&c->resp);
 	if (buf_room(&c->resp) == 0)
 		return false;
+	if (u->tls) {
+		n = gnutls_record_recv(u->tls, c->resp.data + c->resp.end, buf_room(&c->resp));
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			c->up_readable = false;
+			return false;
+		}
+		if (n > 0) {
+			c->resp.end += (uint32_t)n;
+			c->t_active = gbca_loop_now(c->w->loop);
+			return true;
+		}
+		c->up_eof = true;   /* close_notify, a premature end, or an error */
+		return true;
+	}
 	n = recv(u->fd, c->resp.data + c->resp.end, buf_room(&c->resp), 0);
 	if (n > 0) {
 		/* A short read drained the socket: epoll says when there is more. */
@@ -1138,6 +1288,14 @@ step_response(struct conn *c)
 			}
 			if (end > 0) {
 				process_response_head(c, (uint32_t)end);
+				if (c->closed || c->sstate != S_BODY)
+					return true;
+				/* Count the body bytes already here, so the head and they
+				 * leave in one record. */
+				if (!framer_scan(&c->sf, &c->resp, &why)) {
+					conn_close(c);
+					return false;
+				}
 				return true;
 			}
 		}
@@ -1280,7 +1438,10 @@ update_interest(struct conn *c)
 			cm |= GBCA_EV_WRITE;
 	}
 	gbca_loop_set(w->loop, c->fd, cm, client_event, c);
-	if (c->up) {
+	if (c->up && c->up->handshaking && !c->up->connecting) {
+		um = gnutls_record_get_direction(c->up->tls) ? GBCA_EV_WRITE : GBCA_EV_READ;
+		gbca_loop_set(w->loop, c->up->fd, um, up_event, c->up);
+	} else if (c->up) {
 		if (c->up->connecting || c->up_waits_write)
 			um |= GBCA_EV_WRITE;
 		if (!c->up->connecting && !c->up_eof && c->sstate != S_IDLE &&
@@ -1341,10 +1502,20 @@ conn_step(struct conn *c)
 	}
 	while (progress && guard++ < 64) {
 		progress = false;
-		progress |= step_client_read(c);
+		/* Take in everything the client has sent before writing upstream:
+		 * a head and its body then leave in one system call. */
+		for (int i = 0; i < 8 && step_client_read(c); i++) {
+			progress = true;
+			if (c->closed)
+				return;
+			step_request(c);
+			if (c->closed)
+				return;
+		}
+		progress |= step_request(c);
 		if (c->closed)
 			return;
-		progress |= step_request(c);
+		progress |= step_up_handshake(c);
 		if (c->closed)
 			return;
 		progress |= step_up_write(c);
