@@ -7,8 +7,8 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
 
 EXTRA_DIST += tests/lib.sh
-TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh
-EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh
+TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh
+EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py
 noinst_LIBRARIES += libtap.a
 libtap_a_SOURCES = tests/tap.h tests/tap.c
 TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)
@@ -36,3 +36,7 @@ check_PROGRAMS += tests/test-http1
 tests_test_http1_LDADD = $(TEST_LIBS)
 TESTS += tests/fuzz.sh
 EXTRA_DIST += tests/fuzz.sh tests/fuzz/fuzz-http1.c tests/fuzz/corpus
+check_PROGRAMS += tests/test-hosts
+tests_test_hosts_LDADD = $(TEST_LIBS)
+TESTS += tests/hosts.sh
+EXTRA_DIST += tests/hosts.sh
