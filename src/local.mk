@@ -21,3 +21,5 @@ bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c
 gbca_LDADD = libgbca.a $(GBCA_LIBS)
 libgbca_a_SOURCES += include/gbca/http1.h src/proxy/http1.c
+libgbca_a_SOURCES += include/gbca/hosts.h src/hosts.c src/cmd-hosts.c
+libgbca_a_SOURCES += src/cmd-ci.c

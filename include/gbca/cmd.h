@@ -16,8 +16,10 @@ int gbca_cmd_issue(int argc, char **argv);
 int gbca_cmd_list(int argc, char **argv);
 int gbca_cmd_trust(int argc, char **argv);
 int gbca_cmd_untrust(int argc, char **argv);
+int gbca_cmd_ci(int argc, char **argv);
 int gbca_cmd_env(int argc, char **argv);
 int gbca_cmd_serve(int argc, char **argv);
+int gbca_cmd_hosts(int argc, char **argv);
 
 /* Shared by commands: prints "unknown option" etc. and returns GBCA_EXIT_USAGE. */
 int gbca_usage_error(const char *cmd, const char *fmt, ...)
