@@ -39,6 +39,7 @@ static const char usage[] =
 	"                            system trust store) instead of answering 508\n"
 	"  --access-log FILE|off     one line per request (default: stderr)\n"
 	"  --user USER               run workers as USER when started as root (default nobody)\n"
+	"  --pid-file FILE|off       the master's pid, for 'gbca down' (default CAROOT/serve.pid)\n"
 	"  --header-timeout S        to receive a request head (default 30)\n"
 	"  --idle-timeout S          keep-alive idle time (default 75)\n"
 	"  --connect-timeout S       to connect to the upstream (default 10)\n"
@@ -130,6 +131,11 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 	}
 	if (strcmp(key, "access-log") == 0) {
 		snprintf(c->access_log, sizeof(c->access_log), "%s", strcmp(v, "-") == 0 ? "" : v);
+		return true;
+	}
+	if (strcmp(key, "pid-file") == 0) {
+		if (snprintf(c->pid_file, sizeof(c->pid_file), "%s", v) >= (int)sizeof(c->pid_file))
+			return gbca_fail(err, "path too long: %s", v);
 		return true;
 	}
 	if (strcmp(key, "user") == 0) {
@@ -245,6 +251,7 @@ gbca_cmd_serve(int argc, char **argv)
 		{ "cors", required_argument, NULL, 0 },
 		{ "access-log", required_argument, NULL, 0 },
 		{ "user", required_argument, NULL, 0 },
+		{ "pid-file", required_argument, NULL, 0 },
 		{ "header-timeout", required_argument, NULL, 0 },
 		{ "idle-timeout", required_argument, NULL, 0 },
 		{ "connect-timeout", required_argument, NULL, 0 },

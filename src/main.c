@@ -21,6 +21,10 @@ static const struct {
 	{ "trust", gbca_cmd_trust, "make this machine trust the CA (system, NSS, Node via --shells)" },
 	{ "untrust", gbca_cmd_untrust, "remove the CA from every trust store" },
 	{ "ci", gbca_cmd_ci, "CI trust provisioning for ephemeral runners" },
+	{ "up", gbca_cmd_up, "do the whole job: CA, certificate, trust, hosts entry, proxy" },
+	{ "down", gbca_cmd_down, "hosts entry off and proxy stopped (CA and trust stay)" },
+	{ "doctor", gbca_cmd_doctor, "check every piece and say how to fix what is broken" },
+	{ "uninstall", gbca_cmd_uninstall, "remove everything gbca did (--purge: the CA too)" },
 	{ "serve", gbca_cmd_serve, "run the TLS proxy in front of Gemini Balance" },
 	{ "hosts", gbca_cmd_hosts, "turn the hosts-file entries for the served names on or off" },
 	{ "env", gbca_cmd_env, "print the NODE_EXTRA_CA_CERTS line for eval in a shell" },
@@ -44,7 +48,7 @@ print_usage(FILE *out)
 	        "\n"
 	        "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(out,
 	        "\n"
 	        "Run 'gbca COMMAND --help' for a command's options.\n"

@@ -7,8 +7,8 @@ SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
 
 EXTRA_DIST += tests/lib.sh
-TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh
-EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py
+TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/up.sh
+EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py tests/up.sh
 noinst_LIBRARIES += libtap.a
 libtap_a_SOURCES = tests/tap.h tests/tap.c
 TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)

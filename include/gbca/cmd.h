@@ -19,6 +19,10 @@ int gbca_cmd_untrust(int argc, char **argv);
 int gbca_cmd_ci(int argc, char **argv);
 int gbca_cmd_env(int argc, char **argv);
 int gbca_cmd_serve(int argc, char **argv);
+int gbca_cmd_up(int argc, char **argv);
+int gbca_cmd_down(int argc, char **argv);
+int gbca_cmd_uninstall(int argc, char **argv);
+int gbca_cmd_doctor(int argc, char **argv);
 int gbca_cmd_hosts(int argc, char **argv);
 
 /* Shared by commands: prints "unknown option" etc. and returns GBCA_EXIT_USAGE. */

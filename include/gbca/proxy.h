@@ -51,6 +51,7 @@ struct gbca_proxy_config {
 	char cert_file[PATH_MAX], key_file[PATH_MAX];  /* --cert/--key: no issuing */
 	char caroot[PATH_MAX];
 	char access_log[PATH_MAX];              /* "" = stderr, "off" = none */
+	char pid_file[PATH_MAX];                /* "" = CAROOT/serve.pid, "off" = none */
 	char cors[256];                         /* "" = off */
 	char user[64];                          /* drop to this user when root */
 	unsigned workers;

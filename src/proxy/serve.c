@@ -3,7 +3,9 @@
  * workers (the old ones finish what they have), SIGTERM drains and stops,
  * and a leaf close to expiry is renewed the same way. */
 #include "config.h"
+#include <gbca/path.h>
 #include <gbca/proxy.h>
+#include <gbca/save.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -193,9 +195,32 @@ reap(struct master *m, pid_t pid)
 	return false;
 }
 
+/* CAROOT/serve.pid (or --pid-file): how 'gbca down' finds a foreground serve. */
+static void
+write_pid_file(const struct gbca_proxy_config *cfg, char *path, size_t len)
+{
+	char text[32];
+	struct gbca_err err;
+	int n;
+
+	path[0] = '\0';
+	if (strcmp(cfg->pid_file, "off") == 0)
+		return;
+	if (cfg->pid_file[0])
+		snprintf(path, len, "%s", cfg->pid_file);
+	else if (!gbca_path_join(path, len, cfg->caroot, "serve.pid", NULL))
+		return;
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (!gbca_save_file(path, text, (size_t)n, 0644, &err)) {
+		gbca_print_warning("%s", err.msg);
+		path[0] = '\0';
+	}
+}
+
 int
 gbca_proxy_run(struct gbca_proxy_config *cfg)
 {
+	char pid_path[PATH_MAX];
 	struct master m;
 	struct gbca_tls tls;
 	struct gbca_err err;
@@ -248,6 +273,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		else
 			used += (size_t)snprintf(line + used, sizeof(line) - used, "%sfd %d (systemd)", i ? ", " : "", m.fds[i]);
 	}
+	write_pid_file(cfg, pid_path, sizeof(pid_path));
 	if (!cfg->quiet)
 		fprintf(stderr, "gbca: listening on %s; upstream %s; %u worker%s\n", line, cfg->upstream_url,
 		        cfg->workers, cfg->workers == 1 ? "" : "s");
@@ -298,5 +324,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		}
 	}
 	gbca_tls_free(&tls);
+	if (pid_path[0])
+		unlink(pid_path);
 	return 0;
 }
