@@ -1,8 +1,10 @@
 #!/bin/sh
-# The quick start in one command: install the build packages, build gbca, make
-# the local CA (once) and a certificate for generativelanguage.googleapis.com,
-# and make this machine trust the CA (system store as root; NSS databases and
-# Node in bash, zsh and fish as you). Safe to run again.
+# The quick start in one command: install the build packages, build gbca and
+# run the whole job, 'gbca up' against Gemini Balance on http://127.0.0.1:8000
+# (or $GBCA_UPSTREAM): the CA (once), the certificate, trust (system store,
+# NSS databases, Node in bash, zsh and fish), the hosts entry, and the proxy
+# (a systemd service where systemd runs, else in the foreground). Safe to run
+# again; 'gbca uninstall' undoes it all.
 set -eu
 cd "$(dirname "$0")"
 
@@ -16,12 +18,13 @@ as_root .ci/deps
 make -j"$(nproc)"
 
 caroot=$(./gbca caroot)
-[ -f "$caroot/rootCA.pem" ] || ./gbca init
-./gbca issue
-if [ "$(id -u)" != 0 ]; then
-	as_root env GBCA_CAROOT="$caroot" ./gbca trust --stores system
+upstream=${GBCA_UPSTREAM:-http://127.0.0.1:8000}
+# Per-user stores (NSS, shells) as you; system store, hosts file, port 443 as root.
+[ "$(id -u)" = 0 ] || { [ -f "$caroot/rootCA.pem" ] || ./gbca init; ./gbca trust --stores nss --shells; }
+if [ -d /run/systemd/system ]; then
+	as_root env GBCA_CAROOT="$caroot" ./gbca up --upstream "$upstream" --service
+	echo "Check it any time with: ./gbca doctor"
+else
+	echo "(no systemd here: serving in the foreground; Ctrl-C or './gbca down' stops it)"
+	as_root env GBCA_CAROOT="$caroot" ./gbca up --upstream "$upstream"
 fi
-./gbca trust --shells
-echo
-echo "Done. New shells see NODE_EXTRA_CA_CERTS; in this one run: eval \"\$(./gbca env)\""
-echo "Undo with: ./gbca untrust (and as root for the system store)."
