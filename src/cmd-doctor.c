@@ -1,6 +1,7 @@
 /* gbca doctor: the troubleshooting section as a program. One line per check
  * with pass/fail and the fix; --json for scripts; exit 0 only when all pass. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/ca.h>
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
@@ -49,21 +50,6 @@ struct doctor {
 };
 
 static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static void
 report(struct doctor *d, const char *check, enum verdict v, const char *fix, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
@@ -81,11 +67,11 @@ report(struct doctor *d, const char *check, enum verdict v, const char *fix, con
 		d->failed++;
 	if (d->json) {
 		printf("%s{\"check\":", d->n ? "," : "");
-		json_str(check);
+		gbca_json_string(stdout, check);
 		printf(",\"result\":\"%s\",\"detail\":", names[v]);
-		json_str(detail);
+		gbca_json_string(stdout, detail);
 		printf(",\"fix\":");
-		json_str(v == PASS ? "" : fix);
+		gbca_json_string(stdout, v == PASS ? "" : fix);
 		printf("}");
 	} else {
 		printf("%-5s %-22s %s\n", v == PASS ? "PASS" : v == WARN ? "WARN" : "FAIL", check, detail);

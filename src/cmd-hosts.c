@@ -1,5 +1,6 @@
 /* gbca hosts: turn the hosts-file entries for the served names on or off. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
 
@@ -43,22 +44,6 @@ static const char usage[] =
 	"  --json             status as one JSON object\n"
 	"  -q, --quiet        print nothing on success\n"
 	"  -h, --help         show this help\n";
-
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
 
 /* An argument as the shell needs it to come back unchanged. */
 static void
@@ -122,7 +107,7 @@ run_status(const char *path, char **names, size_t n, bool json)
 	}
 	if (json) {
 		printf("{\"hosts_file\":");
-		json_string(shown);
+		gbca_json_string(stdout, shown);
 		printf(",\"resolved_by\":\"%s\",\"names\":[", resolver ? "getaddrinfo" : "file");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -138,7 +123,7 @@ run_status(const char *path, char **names, size_t n, bool json)
 		all_on = all_on && on;
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
-			json_string(list[i]);
+			gbca_json_string(stdout, list[i]);
 			printf(",\"on\":%s,\"resolves_to\":[", on ? "true" : "false");
 			for (const char *a = addr; *a;) {
 				size_t len = strcspn(a, " ");

@@ -1,5 +1,6 @@
 /* gbca list: the certificates this CA issued, from CAROOT/issued.log. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/cmd.h>
 #include <gbca/ledger.h>
 #include <gbca/path.h>
@@ -25,22 +26,6 @@ struct list_state {
 	time_t now;
 };
 
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static bool
 print_entry(const struct gbca_ledger_entry *e, void *data)
 {
@@ -56,9 +41,9 @@ print_entry(const struct gbca_ledger_entry *e, void *data)
 	if (s->json) {
 		printf("{\"serial\":\"%s\",\"not_after\":\"%s\",\"days_left\":%ld,\"sha256\":\"%s\",\"names\":",
 		       e->serial, date, days, e->sha256);
-		json_string(e->names);
+		gbca_json_string(stdout, e->names);
 		printf(",\"file\":");
-		json_string(e->file);
+		gbca_json_string(stdout, e->file);
 		printf("}\n");
 	} else {
 		if (s->count == 0)

@@ -1,5 +1,6 @@
 /* gbca trust / untrust: install the root into trust stores, check them, remove it. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/cmd.h>
 #include <gbca/path.h>
 #include <gbca/run.h>
@@ -112,22 +113,6 @@ installed_shells(void)
 	return mask ? mask : GBCA_SHELL_BASH;
 }
 
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static int
 run_check(struct gbca_trust_ctx *ctx, const struct selection *sel, bool json)
 {
@@ -148,11 +133,11 @@ run_check(struct gbca_trust_ctx *ctx, const struct selection *sel, bool json)
 			all_ok = false;
 		if (json) {
 			printf("%s{\"store\":", first ? "" : ",");
-			json_string(gbca_stores[i]->name);
+			gbca_json_string(stdout, gbca_stores[i]->name);
 			printf(",\"state\":");
-			json_string(gbca_trust_state_name(st));
+			gbca_json_string(stdout, gbca_trust_state_name(st));
 			printf(",\"where\":");
-			json_string(where);
+			gbca_json_string(stdout, where);
 			printf("}");
 		} else {
 			printf("%-8s %-14s %s\n", gbca_stores[i]->name, gbca_trust_state_name(st), where);

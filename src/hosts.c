@@ -1,5 +1,6 @@
 /* The hosts-file entries for the served names: gbca's block, --force, status. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/hosts.h>
 #include <gbca/names.h>
 #include <gbca/save.h>
@@ -25,40 +26,6 @@
 #define MAX_TOKENS 256
 #define ADDR4 "127.0.0.1"
 #define ADDR6 "::1"
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-buf_add(struct buf *b, const void *data, size_t len)
-{
-	if (b->oom)
-		return;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 /* One line of the file: off..off+len includes its terminator ("\n", "\r\n"
  * or nothing on a last line without one); clen leaves the terminator out. */
@@ -258,7 +225,7 @@ hosts_parse(struct hosts *h, const char *shown, struct gbca_err *err)
 static bool
 read_all(int fd, const char *shown, struct hosts *h, struct gbca_err *err)
 {
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	char chunk[8192];
 	ssize_t n;
 
@@ -268,7 +235,7 @@ read_all(int fd, const char *shown, struct hosts *h, struct gbca_err *err)
 			continue;
 		if (n <= 0)
 			break;
-		buf_add(&b, chunk, (size_t)n);
+		gbca_strbuf_add(&b, chunk, (size_t)n);
 		if (b.len > HOSTS_MAX) {
 			free(b.p);
 			errno = EFBIG;
@@ -550,7 +517,7 @@ gbca_hosts_set(const char *path, const char *const *names_in, size_t n, bool on,
 	char shown[PATH_MAX], real[PATH_MAX], backup[PATH_MAX + 32];
 	char (*names)[256] = NULL;
 	struct hosts h = { 0 };
-	struct buf out = { 0 };
+	struct gbca_strbuf out = { 0 };
 	struct stat st;
 	unsigned char *disable = NULL, *enable = NULL;
 	size_t n_before;
@@ -699,40 +666,40 @@ gbca_hosts_set(const char *path, const char *const *names_in, size_t n, bool on,
 	/* The new file: the block (at the top, or where it was), then every
 	 * other line as it was, bar the ones disabled or re-enabled. */
 	{
-		struct buf block = { 0 };
+		struct gbca_strbuf block = { 0 };
 		if (h.n_entries > 0) {
-			buf_str(&block, GBCA_HOSTS_BEGIN " added by 'gbca hosts on'; 'gbca hosts off' removes it");
-			buf_str(&block, h.eol);
+			gbca_strbuf_str(&block, GBCA_HOSTS_BEGIN " added by 'gbca hosts on'; 'gbca hosts off' removes it");
+			gbca_strbuf_str(&block, h.eol);
 			for (size_t k = 0; k < h.n_entries; k++) {
-				buf_str(&block, h.entries[k].v6 ? ADDR6 : ADDR4);
-				buf_str(&block, " ");
-				buf_str(&block, h.entries[k].name);
-				buf_str(&block, h.eol);
+				gbca_strbuf_str(&block, h.entries[k].v6 ? ADDR6 : ADDR4);
+				gbca_strbuf_str(&block, " ");
+				gbca_strbuf_str(&block, h.entries[k].name);
+				gbca_strbuf_str(&block, h.eol);
 			}
-			buf_str(&block, GBCA_HOSTS_END);
-			buf_str(&block, h.eol);
+			gbca_strbuf_str(&block, GBCA_HOSTS_END);
+			gbca_strbuf_str(&block, h.eol);
 		}
 		if (h.begin < 0 && block.len > 0)
-			buf_add(&out, block.p, block.len);
+			gbca_strbuf_add(&out, block.p, block.len);
 		for (size_t i = 0; i < h.n_lines; i++) {
 			const struct line *l = &h.lines[i];
 			if (h.begin >= 0 && (ssize_t)i >= h.begin && (ssize_t)i <= h.end) {
 				if ((ssize_t)i == h.begin && block.len > 0)
-					buf_add(&out, block.p, block.len);
+					gbca_strbuf_add(&out, block.p, block.len);
 				continue;
 			}
 			if (disable[i]) {
-				buf_str(&out, GBCA_HOSTS_DISABLED);
+				gbca_strbuf_str(&out, GBCA_HOSTS_DISABLED);
 				report_add(report, report_len, "disabled line %zu of %s: \"%.*s\" ('gbca hosts off' re-enables it)",
 				           i + 1, shown, (int)l->clen, h.data + l->off);
 			}
 			if (enable[i])
-				buf_add(&out, h.data + l->off + strlen(GBCA_HOSTS_DISABLED), l->len - strlen(GBCA_HOSTS_DISABLED));
+				gbca_strbuf_add(&out, h.data + l->off + strlen(GBCA_HOSTS_DISABLED), l->len - strlen(GBCA_HOSTS_DISABLED));
 			else
-				buf_add(&out, h.data + l->off, l->len);
+				gbca_strbuf_add(&out, h.data + l->off, l->len);
 		}
 		if (out.p == NULL && !out.oom)
-			buf_add(&out, "", 0);
+			gbca_strbuf_add(&out, "", 0);
 		free(block.p);
 		if (block.oom || out.oom)
 			goto oom;

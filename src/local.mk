@@ -3,6 +3,7 @@
 noinst_LIBRARIES += libgbca.a
 libgbca_a_SOURCES = \
 	include/gbca/err.h src/err.c \
+	include/gbca/strbuf.h src/strbuf.c \
 	include/gbca/save.h src/save.c \
 	include/gbca/path.h src/path.c \
 	include/gbca/names.h src/names.c \

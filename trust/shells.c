@@ -6,6 +6,7 @@
  * newline it added, the file or folders it created), so removal gives back
  * the original bytes, whichever block goes first. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/path.h>
 #include <gbca/save.h>
 #include <gbca/shells.h>
@@ -69,66 +70,31 @@ static const struct shell shell_table[] = {
 };
 #define N_SHELLS (sizeof(shell_table) / sizeof(shell_table[0]))
 
-/* A growing byte buffer; oom is sticky, checked once at the end. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-buf_add(struct buf *b, const void *data, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* POSIX shells: everything is literal inside '...'; a ' becomes '\''. */
 static void
-quote_sh(struct buf *b, const char *s)
+quote_sh(struct gbca_strbuf *b, const char *s)
 {
-	buf_str(b, "'");
+	gbca_strbuf_str(b, "'");
 	for (; *s; s++) {
 		if (*s == '\'')
-			buf_str(b, "'\\''");
+			gbca_strbuf_str(b, "'\\''");
 		else
-			buf_add(b, s, 1);
+			gbca_strbuf_add(b, s, 1);
 	}
-	buf_str(b, "'");
+	gbca_strbuf_str(b, "'");
 }
 
 /* fish: inside '...' only \' and \\ are escapes. */
 static void
-quote_fish(struct buf *b, const char *s)
+quote_fish(struct gbca_strbuf *b, const char *s)
 {
-	buf_str(b, "'");
+	gbca_strbuf_str(b, "'");
 	for (; *s; s++) {
 		if (*s == '\'' || *s == '\\')
-			buf_str(b, "\\");
-		buf_add(b, s, 1);
+			gbca_strbuf_str(b, "\\");
+		gbca_strbuf_add(b, s, 1);
 	}
-	buf_str(b, "'");
+	gbca_strbuf_str(b, "'");
 }
 
 /* Reads back what quote_sh wrote, stopping at an unquoted space or ';'. */
@@ -160,38 +126,38 @@ unquote_sh(const char *s, size_t n, char *out, size_t len)
 }
 
 static void
-set_line(struct buf *b, const char *var, unsigned bit, const char *value)
+set_line(struct gbca_strbuf *b, const char *var, unsigned bit, const char *value)
 {
 	if (bit == GBCA_SHELL_FISH) {
-		buf_str(b, "set -gx ");
-		buf_str(b, var);
-		buf_str(b, " ");
+		gbca_strbuf_str(b, "set -gx ");
+		gbca_strbuf_str(b, var);
+		gbca_strbuf_str(b, " ");
 		quote_fish(b, value);
 	} else {
-		buf_str(b, "export ");
-		buf_str(b, var);
-		buf_str(b, "=");
+		gbca_strbuf_str(b, "export ");
+		gbca_strbuf_str(b, var);
+		gbca_strbuf_str(b, "=");
 		quote_sh(b, value);
 	}
 }
 
 /* The lines that set k's variables to value, each ending in a newline. */
 static void
-set_lines(struct buf *b, const struct kind *k, unsigned bit, const char *value)
+set_lines(struct gbca_strbuf *b, const struct kind *k, unsigned bit, const char *value)
 {
 	for (const char *const *v = k->vars; *v; v++) {
 		set_line(b, *v, bit, value);
-		buf_str(b, "\n");
+		gbca_strbuf_str(b, "\n");
 	}
 }
 
 /* The same, on one line joined with "; " (messages, hints). */
 static void
-set_lines_joined(struct buf *b, const struct kind *k, unsigned bit, const char *value)
+set_lines_joined(struct gbca_strbuf *b, const struct kind *k, unsigned bit, const char *value)
 {
 	for (const char *const *v = k->vars; *v; v++) {
 		if (v != k->vars)
-			buf_str(b, "; ");
+			gbca_strbuf_str(b, "; ");
 		set_line(b, *v, bit, value);
 	}
 }
@@ -207,35 +173,35 @@ var_names(const struct kind *k, char *buf, size_t len)
 }
 
 static void
-render_tags(struct buf *b, unsigned flags, int dirs)
+render_tags(struct gbca_strbuf *b, unsigned flags, int dirs)
 {
 	char tag[32];
 
 	if (flags & FLAG_NEWLINE)
-		buf_str(b, " [newline-added]");
+		gbca_strbuf_str(b, " [newline-added]");
 	if (flags & FLAG_CREATED)
-		buf_str(b, " [file-created]");
+		gbca_strbuf_str(b, " [file-created]");
 	if (dirs > 0) {
 		snprintf(tag, sizeof(tag), " [dirs-created=%d]", dirs);
-		buf_str(b, tag);
+		gbca_strbuf_str(b, tag);
 	}
 }
 
 static void
-render_block(struct buf *b, const struct kind *k, unsigned bit, unsigned flags, int dirs,
+render_block(struct gbca_strbuf *b, const struct kind *k, unsigned bit, unsigned flags, int dirs,
              const char *value, const char *prev)
 {
-	buf_str(b, k->begin);
+	gbca_strbuf_str(b, k->begin);
 	render_tags(b, flags, dirs);
-	buf_str(b, "  " BEGIN_NOTE "\n");
+	gbca_strbuf_str(b, "  " BEGIN_NOTE "\n");
 	if (prev[0] != '\0') {
-		buf_str(b, PREV_MARK);
+		gbca_strbuf_str(b, PREV_MARK);
 		quote_sh(b, prev);
-		buf_str(b, PREV_NOTE "\n");
+		gbca_strbuf_str(b, PREV_NOTE "\n");
 	}
 	set_lines(b, k, bit, value);
-	buf_str(b, k->end);
-	buf_str(b, "\n");
+	gbca_strbuf_str(b, k->end);
+	gbca_strbuf_str(b, "\n");
 }
 
 /* Appends to a fixed buffer, truncating quietly (reports and `where`). */
@@ -632,7 +598,7 @@ rc_fail(const struct rc *rc, const char *pem, bool adding, const char *why, cons
         struct gbca_err *err)
 {
 	const struct kind *k = rc->kind;
-	struct buf line = { 0 };
+	struct gbca_strbuf line = { 0 };
 
 	set_lines_joined(&line, k, rc->sh->bit, pem);
 	if (adding)
@@ -679,7 +645,7 @@ rc_save_failed(const struct rc *rc, const char *pem, bool adding, struct gbca_er
 /* Writes new contents of an existing file, or creates it (and its folders,
  * which dirs counts). */
 static bool
-rc_write(const struct rc *rc, const struct buf *b, int dirs, const char *pem, bool adding,
+rc_write(const struct rc *rc, const struct gbca_strbuf *b, int dirs, const char *pem, bool adding,
          struct gbca_err *err)
 {
 	struct stat parent = { 0 };
@@ -726,7 +692,7 @@ rc_write(const struct rc *rc, const struct buf *b, int dirs, const char *pem, bo
 static bool
 rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed, struct gbca_err *err)
 {
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	struct stat parent;
 	unsigned flags = 0;
 	int dirs = 0;
@@ -734,9 +700,9 @@ rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed
 
 	*changed = false;
 	if (rc->has_block) {
-		buf_add(&b, rc->data, rc->start);
+		gbca_strbuf_add(&b, rc->data, rc->start);
 		render_block(&b, rc->kind, rc->sh->bit, rc->flags, rc->dirs, pem, prev);
-		buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+		gbca_strbuf_add(&b, rc->data + rc->end, rc->len - rc->end);
 	} else {
 		if (!rc->exists) {
 			flags = FLAG_CREATED;
@@ -746,9 +712,9 @@ rc_install(const struct rc *rc, const char *pem, const char *prev, bool *changed
 		} else if (rc->len > 0 && rc->data[rc->len - 1] != '\n') {
 			flags = FLAG_NEWLINE;
 		}
-		buf_add(&b, rc->data, rc->len);
+		gbca_strbuf_add(&b, rc->data, rc->len);
 		if (flags & FLAG_NEWLINE)
-			buf_str(&b, "\n");
+			gbca_strbuf_str(&b, "\n");
 		render_block(&b, rc->kind, rc->sh->bit, flags, dirs, pem, prev);
 	}
 	if (!(rc->exists && !b.oom && b.len == rc->len && memcmp(b.p, rc->data, b.len) == 0)) {
@@ -792,7 +758,7 @@ static bool
 rc_remove(const struct rc *rc, const char *pem, bool *changed, struct gbca_err *err)
 {
 	const struct kind *next = NULL;
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	size_t start = rc->start, note = 0, line_end = 0;
 	unsigned next_flags = 0;
 	int next_dirs = 0;
@@ -819,14 +785,14 @@ rc_remove(const struct rc *rc, const char *pem, bool *changed, struct gbca_err *
 		*changed = true;
 		return true;
 	}
-	buf_add(&b, rc->data, start);
+	gbca_strbuf_add(&b, rc->data, start);
 	if (next != NULL) {
-		buf_str(&b, next->begin);
+		gbca_strbuf_str(&b, next->begin);
 		render_tags(&b, rc->flags | next_flags, rc->dirs > next_dirs ? rc->dirs : next_dirs);
-		buf_add(&b, rc->data + note, line_end - note);
-		buf_add(&b, rc->data + line_end, rc->len - line_end);
+		gbca_strbuf_add(&b, rc->data + note, line_end - note);
+		gbca_strbuf_add(&b, rc->data + line_end, rc->len - line_end);
 	} else {
-		buf_add(&b, rc->data + rc->end, rc->len - rc->end);
+		gbca_strbuf_add(&b, rc->data + rc->end, rc->len - rc->end);
 	}
 	if (b.p == NULL && !b.oom)
 		b.p = calloc(1, 1);
@@ -851,7 +817,7 @@ static bool
 env_lines(const struct kind *k, const char *value, const char *shell, char *buf, size_t len,
           struct gbca_err *err)
 {
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	unsigned bit;
 	bool ok;
 
@@ -943,7 +909,7 @@ find_prev(const char *pem, const struct rc *rcs, char *prev, size_t len)
 static bool
 write_bundle(const struct gbca_trust_ctx *ctx, const char *pem, const char *prev, struct gbca_err *err)
 {
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	char *old = NULL, *theirs = NULL;
 	size_t old_len, theirs_len;
 	bool ok = false;
@@ -961,11 +927,11 @@ write_bundle(const struct gbca_trust_ctx *ctx, const char *pem, const char *prev
 			          prev, theirs ? "holds no PEM certificate" : "doesn't exist");
 			goto out;
 		}
-		buf_add(&b, theirs, theirs_len);
+		gbca_strbuf_add(&b, theirs, theirs_len);
 		if (theirs_len > 0 && theirs[theirs_len - 1] != '\n')
-			buf_str(&b, "\n");
+			gbca_strbuf_str(&b, "\n");
 	}
-	buf_add(&b, ctx->root_pem.data, ctx->root_pem.size);
+	gbca_strbuf_add(&b, ctx->root_pem.data, ctx->root_pem.size);
 	if (b.oom) {
 		gbca_fail(err, "out of memory writing %s", pem);
 		goto out;
@@ -1003,7 +969,7 @@ pem_has_root(const struct gbca_trust_ctx *ctx, const char *pem, bool *exists)
 static bool
 rc_current(const struct rc *rc, const char *pem, const char *prev)
 {
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 	bool same;
 
 	if (!rc->has_block)
@@ -1020,7 +986,7 @@ apply_hint(const struct kind *k, const char *value, char *buf, size_t len)
 {
 	const char *sh = getenv("SHELL");
 	const char *base = sh ? strrchr(sh, '/') : NULL;
-	struct buf b = { 0 };
+	struct gbca_strbuf b = { 0 };
 
 	base = base ? base + 1 : sh;
 	set_lines_joined(&b, k, base && strcmp(base, "fish") == 0 ? GBCA_SHELL_FISH : GBCA_SHELL_BASH, value);
@@ -1211,7 +1177,7 @@ node_uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len
 	} else {
 		snprintf(report, report_len, "node: removed " VAR " from %s", done);
 		if (env_ours && prev[0] != '\0') {
-			struct buf b = { 0 };
+			struct gbca_strbuf b = { 0 };
 			quote_sh(&b, prev);
 			append(report, report_len, "; in open shells run: export " VAR "=%s", b.oom ? "..." : b.p);
 			free(b.p);
