@@ -79,3 +79,20 @@ done_testing() {
 	echo "1..$TAP_N"
 	exit 0
 }
+
+# sandbox_trust_store: private copies of the system trust store and of the
+# state its update hooks write (ca-certificates-java's queue of pending
+# certificates and the dpkg trigger state it uses), bind-mounted over the
+# real paths. Call it inside a private mount namespace (unshare -m, after
+# `mount --make-rprivate /`): update-ca-certificates then changes nothing of
+# the machine's, and tests running side by side don't race on dpkg's lock.
+sandbox_trust_store() {
+	local p
+	for p in /etc/ssl/certs /usr/local/share/ca-certificates /etc/ca-certificates.conf \
+	         /var/lib/ca-certificates-java /var/lib/dpkg; do
+		[ -e "$p" ] || continue
+		mkdir -p "$(dirname "$TMP/sys$p")"
+		cp -a "$p" "$TMP/sys$p"
+		mount --bind "$TMP/sys$p" "$p"
+	done
+}

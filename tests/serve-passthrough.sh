@@ -24,15 +24,7 @@ ip link set lo up
 # Our namespace's loopback carries the documentation address too.
 ip addr add 203.0.113.10/32 dev lo
 
-shadow() {
-	local src=$1 copy="$TMP/sys$1"
-	mkdir -p "$(dirname "$copy")"
-	cp -a "$src" "$copy"
-	mount --bind "$copy" "$src"
-}
-shadow /etc/ssl/certs
-shadow /usr/local/share/ca-certificates
-shadow /etc/ca-certificates.conf
+sandbox_trust_store
 NAME=generativelanguage.googleapis.com
 printf '127.0.0.1 localhost\n127.0.0.1 %s\n' "$NAME" > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts

@@ -46,15 +46,7 @@ ip link set lo up
 chmod 755 "$TMP"
 mkdir -m 1777 "$TMP/logs"
 mount --make-rprivate /
-shadow() { # bind a private copy over a system path
-	local src=$1 copy="$TMP/sys$1"
-	mkdir -p "$(dirname "$copy")"
-	cp -a "$src" "$copy"
-	mount --bind "$copy" "$src"
-}
-shadow /etc/ssl/certs
-shadow /usr/local/share/ca-certificates
-shadow /etc/ca-certificates.conf
+sandbox_trust_store
 printf '127.0.0.1 localhost\n::1 localhost\n127.0.0.1 %s\n::1 %s\n' "$NAME" "$NAME" > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
 

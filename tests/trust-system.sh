@@ -19,15 +19,7 @@ need update-ca-certificates curl gnutls-serv gnutls-cli keytool setpriv
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import requests' 2>/dev/null || need python3-requests
 
 mount --make-rprivate /
-shadow() { # bind a private copy over a system path
-	local src=$1 copy="$TMP/sys$1"
-	mkdir -p "$(dirname "$copy")"
-	cp -a "$src" "$copy"
-	mount --bind "$copy" "$src"
-}
-shadow /etc/ssl/certs
-shadow /usr/local/share/ca-certificates
-shadow /etc/ca-certificates.conf
+sandbox_trust_store
 printf '127.0.0.1 localhost\n127.0.0.1 generativelanguage.googleapis.com\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
 

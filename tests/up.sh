@@ -17,15 +17,7 @@ fi
 need update-ca-certificates certutil curl node faketime ip
 mount --make-rprivate /
 ip link set lo up
-shadow() {
-	local src=$1 copy="$TMP/sys$1"
-	mkdir -p "$(dirname "$copy")"
-	cp -a "$src" "$copy"
-	mount --bind "$copy" "$src"
-}
-shadow /etc/ssl/certs
-shadow /usr/local/share/ca-certificates
-shadow /etc/ca-certificates.conf
+sandbox_trust_store
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n# keep me\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
 update-ca-certificates >/dev/null 2>&1   # the state the hooks keep (see trust-system.sh)
