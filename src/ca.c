@@ -448,7 +448,7 @@ make_root(const struct gbca_ca_options *o, gnutls_x509_crt_t *crt_out, gnutls_x5
 	    (ret = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
 	    /* A little back-dating absorbs clock skew between machines. */
 	    (ret = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
-	    (ret = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)GBCA_CA_DAYS * 86400)) < 0 ||
+	    (ret = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)(o->days ? o->days : GBCA_CA_DAYS) * 86400)) < 0 ||
 	    (ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0, org, (unsigned)strlen(org))) < 0 ||
 	    (ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 0, who, (unsigned)strlen(who))) < 0 ||
 	    (ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn))) < 0 ||

@@ -20,6 +20,7 @@ static const struct {
 	{ "issue", gbca_cmd_issue, "issue a leaf certificate (default: generativelanguage.googleapis.com)" },
 	{ "trust", gbca_cmd_trust, "make this machine trust the CA (system, NSS, Node via --shells)" },
 	{ "untrust", gbca_cmd_untrust, "remove the CA from every trust store" },
+	{ "ci", gbca_cmd_ci, "CI trust provisioning for ephemeral runners" },
 	{ "up", gbca_cmd_up, "do the whole job: CA, certificate, trust, hosts entry, proxy" },
 	{ "down", gbca_cmd_down, "hosts entry off and proxy stopped (CA and trust stay)" },
 	{ "doctor", gbca_cmd_doctor, "check every piece and say how to fix what is broken" },

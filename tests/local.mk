@@ -40,3 +40,5 @@ check_PROGRAMS += tests/test-hosts
 tests_test_hosts_LDADD = $(TEST_LIBS)
 TESTS += tests/hosts.sh
 EXTRA_DIST += tests/hosts.sh
+TESTS += tests/ci.sh
+EXTRA_DIST += tests/ci.sh action.yml

@@ -32,6 +32,7 @@ struct gbca_ca_options {
 	size_t n_permit;
 	const char *import_cert, *import_key;
 	bool force;
+	unsigned days;                      /* validity of a made root; 0: GBCA_CA_DAYS */
 };
 
 /* The permitted subtrees every constrained root gets. */

@@ -16,6 +16,7 @@ int gbca_cmd_issue(int argc, char **argv);
 int gbca_cmd_list(int argc, char **argv);
 int gbca_cmd_trust(int argc, char **argv);
 int gbca_cmd_untrust(int argc, char **argv);
+int gbca_cmd_ci(int argc, char **argv);
 int gbca_cmd_env(int argc, char **argv);
 int gbca_cmd_serve(int argc, char **argv);
 int gbca_cmd_up(int argc, char **argv);
