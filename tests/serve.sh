@@ -94,6 +94,12 @@ stop_upstream() {
 
 # start_serve TAG [OPTION...]: gbca serve on both loopbacks, its access log in
 # $TMP/logs/access-TAG.log; returns once it said "listening on" and both ports answer.
+# Under ASan, freed memory waits in a 256 MB quarantine by default and would
+# count as RSS in the memory case below; a small one keeps that case honest.
+if ldd "$GBCA" 2>/dev/null | grep -q 'libasan'; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
+fi
+
 start_serve() {
 	local tag=$1; shift
 	SERVE_LOG=$TMP/logs/access-$tag.log SERVE_ERR=$TMP/serve-$tag.err
@@ -484,12 +490,12 @@ for p in $pids; do
 	kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
 	hwm=$((hwm + ${kb:-0}))
 done
-if ldd "$GBCA" 2>/dev/null | grep -q 'libasan'; then
-	skip_case "/serve/big/peak-rss-below-64m" "ASan's shadow memory counts in the RSS"
-else
-	ok "/serve/big/peak-rss-below-64m" test -n "$pids" -a "$hwm" -gt 0 -a "$hwm" -lt 65536
-	echo "# peak RSS of gbca processes ($(echo $pids)): $hwm kB"
-fi
+# 64 MB in all; under ASan (CI) its shadow memory and quarantine count in
+# the RSS, so 160 MB, which still catches a 200 MB body held in memory.
+limit=65536
+ldd "$GBCA" 2>/dev/null | grep -q 'libasan' && limit=163840
+ok "/serve/big/peak-rss-bounded" test -n "$pids" -a "$hwm" -gt 0 -a "$hwm" -lt "$limit"
+echo "# peak RSS of gbca processes ($(echo $pids)): $hwm kB (limit $limit kB)"
 
 alive "the 200 MB transfers"
 # --- TLS ---------------------------------------------------------------------
