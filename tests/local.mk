@@ -4,11 +4,11 @@ TEST_LOG_DRIVER = $(LOG_DRIVER)
 SH_LOG_DRIVER = $(LOG_DRIVER)
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
-AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; export GBCA srcdir;
+AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; builddir='$(abs_top_builddir)'; export GBCA srcdir builddir;
 
 EXTRA_DIST += tests/lib.sh
-TESTS += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/up.sh
-EXTRA_DIST += tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py tests/up.sh
+TESTS += tests/install.sh tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/up.sh
+EXTRA_DIST += tests/install.sh tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py tests/up.sh
 noinst_LIBRARIES += libtap.a
 libtap_a_SOURCES = tests/tap.h tests/tap.c
 TEST_LIBS = libtap.a libgbca.a $(GBCA_LIBS)
