@@ -71,6 +71,10 @@ cmd_version(int argc, char **argv)
 static int
 cmd_help(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("usage: gbca help [COMMAND]\n\nShows the list of commands, or one command's help.\n");
+		return GBCA_EXIT_OK;
+	}
 	if (argc > 1) {
 		for (size_t i = 0; i < N_COMMANDS; i++) {
 			if (strcmp(argv[1], commands[i].name) == 0) {

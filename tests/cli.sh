@@ -30,6 +30,15 @@ like "/cli/unknown-option-message" "$ERR" "unknown option --bogus"
 run "$GBCA" issue --days;      is "/cli/missing-value-exit-2" "$RC" 2
 like "/cli/missing-value-message" "$ERR" "needs a value"
 like "/cli/version" "$("$GBCA" version)" '^gbca [0-9]+\.[0-9]+'
+# --help on every command the table lists: exit 0 and a usage line
+for cmd in $("$GBCA" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
+	out=$("$GBCA" "$cmd" --help 2>&1); rc=$?
+	if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "usage: gbca $cmd\|usage: gbca COMMAND"; then
+		_tap_result 0 "/cli/help/$cmd"
+	else
+		_tap_result 1 "/cli/help/$cmd"; printf '# rc=%s %s\n' "$rc" "$(printf '%s' "$out" | head -n 2)"
+	fi
+done
 
 # --- CAROOT ---
 is "/cli/caroot-env" "$("$GBCA" caroot)" "$TMP/ca"
