@@ -59,7 +59,7 @@ enum { SRC_FILE, SRC_ENV, SRC_FLAG };
 
 struct opts {
 	struct gbca_proxy_config *c;
-	int listen_src, name_src;   /* the source that last set the list, -1 none */
+	int listen_src, http_listen_src, name_src;   /* the source that last set each list, -1 none */
 	bool listen_defaulted;
 };
 
@@ -87,16 +87,24 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 	unsigned *num = NULL, lo = 1, hi = 86400;
 
 	if (strcmp(key, "listen") == 0 || strcmp(key, "http-listen") == 0) {
-		if (o->listen_src != src) {
-			c->n_listen = 0;
-			o->listen_src = src;
+		bool tls = key[0] == 'l';
+		int *seen = tls ? &o->listen_src : &o->http_listen_src;
+		if (*seen != src) {
+			/* A stronger source replaces this kind of listener, not the other. */
+			size_t kept = 0;
+			for (size_t i = 0; i < c->n_listen; i++)
+				if (c->listen[i].tls != tls)
+					c->listen[kept++] = c->listen[i];
+			c->n_listen = kept;
+			*seen = src;
 		}
 		if (c->n_listen == GBCA_PROXY_LISTEN_MAX)
 			return gbca_fail(err, "too many listen addresses (at most %d)", GBCA_PROXY_LISTEN_MAX);
-		if (!gbca_proxy_parse_listen(v, key[0] == 'l', &c->listen[c->n_listen], err))
+		if (!gbca_proxy_parse_listen(v, tls, &c->listen[c->n_listen], err))
 			return false;
 		c->n_listen++;
-		c->listen_set = true;
+		if (tls)
+			c->listen_set = true;
 		return true;
 	}
 	if (strcmp(key, "name") == 0) {
@@ -264,7 +272,7 @@ gbca_cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gbca_proxy_config *c = calloc(1, sizeof(*c));
-	struct opts o = { c, -1, -1, false };
+	struct opts o = { c, -1, -1, -1, false };
 	struct gbca_err err;
 	const char *config = NULL;
 	int ch, idx, rc;
@@ -315,9 +323,14 @@ gbca_cmd_serve(int argc, char **argv)
 		}
 	}
 	if (!c->listen_set) {
-		gbca_proxy_parse_listen("127.0.0.1:443", true, &c->listen[0], NULL);
-		gbca_proxy_parse_listen("[::1]:443", true, &c->listen[1], NULL);
-		c->n_listen = 2;
+		/* The default TLS listeners, beside any --http-listen. */
+		if (c->n_listen + 2 > GBCA_PROXY_LISTEN_MAX) {
+			rc = gbca_usage_error("serve", "too many listen addresses");
+			free(c);
+			return rc;
+		}
+		gbca_proxy_parse_listen("127.0.0.1:443", true, &c->listen[c->n_listen++], NULL);
+		gbca_proxy_parse_listen("[::1]:443", true, &c->listen[c->n_listen++], NULL);
 	}
 	if (c->upstream_url[0] == '\0' && !gbca_proxy_parse_upstream("http://127.0.0.1:8000", c, &err)) {
 		gbca_print_error("%s", err.msg);

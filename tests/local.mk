@@ -42,3 +42,5 @@ TESTS += tests/hosts.sh
 EXTRA_DIST += tests/hosts.sh
 TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
+TESTS += tests/serve-misc.sh
+EXTRA_DIST += tests/serve-misc.sh

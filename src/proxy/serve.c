@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,14 @@ take_systemd_fds(struct master *m)
 	snprintf(buf, sizeof(buf), "%s", names ? names : "");
 	tok = strtok_r(buf, ":", &save);
 	for (int i = 0; i < count; i++) {
+		int fl;
 		m->fds[i] = 3 + i;
+		/* systemd passes blocking sockets unless NonBlocking=yes: the
+		 * workers' accept loop needs them non-blocking. */
+		fl = fcntl(m->fds[i], F_GETFL);
+		if (fl >= 0)
+			fcntl(m->fds[i], F_SETFL, fl | O_NONBLOCK);
+		fcntl(m->fds[i], F_SETFD, FD_CLOEXEC);
 		m->tls_fds[i] = !(tok && strcmp(tok, "http") == 0);
 		tok = tok ? strtok_r(NULL, ":", &save) : NULL;
 	}
@@ -179,6 +187,10 @@ reload(struct master *m, struct gbca_tls *tls, const char *why)
 	return true;
 }
 
+/* A worker that exits with this status could not start (bad --user, an
+ * access log it can't open): starting another would fail the same way. */
+#define WORKER_FATAL 3
+
 static bool
 reap(struct master *m, pid_t pid)
 {
@@ -227,7 +239,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	char line[1024];
 	size_t used = 0;
 	sigset_t set;
-	bool stopping = false;
+	bool stopping = false, failed = false;
 	uint64_t stop_deadline = 0;
 	int status;
 
@@ -289,7 +301,15 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		if (sig == SIGCHLD || sig < 0) {
 			pid_t pid;
 			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (reap(&m, pid) && !stopping) {
+				bool current = reap(&m, pid);
+				if (current && WIFEXITED(status) && WEXITSTATUS(status) == WORKER_FATAL && !stopping) {
+					gbca_print_error("a worker could not start (see above); stopping");
+					stopping = true;
+					failed = true;
+					stop_deadline = (uint64_t)time(NULL) + 5;
+					signal_all(m.workers, m.n_workers, SIGTERM);
+					signal_all(m.old, m.n_old, SIGTERM);
+				} else if (current && !stopping) {
 					gbca_print_warning("a worker (pid %d) stopped unexpectedly; starting another", (int)pid);
 					pid_t again = spawn(&m, &tls);
 					if (again > 0)
@@ -326,5 +346,5 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	gbca_tls_free(&tls);
 	if (pid_path[0])
 		unlink(pid_path);
-	return 0;
+	return failed ? 1 : 0;
 }

@@ -90,6 +90,7 @@ struct conn {
 	struct upconn *up;
 	bool head_request, upgrade_request, close_after, client_eof, up_eof, error_reply;
 	bool up_sent_any;         /* some of this request went to the upstream */
+	bool any_request;         /* a request head has come: idle timeout, not header timeout */
 	bool google;              /* this request goes to the real Google */
 	bool client_waits_write;  /* a client write said AGAIN */
 	bool up_waits_write;
@@ -867,6 +868,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 
 	c->t_start = gbca_loop_now(w->loop);
 	c->t_head = 0;
+	c->any_request = true;
 	c->status = 0;
 	c->bytes_out = 0;
 	c->t_up = 0;
@@ -1526,8 +1528,10 @@ set_deadline(struct conn *c)
 			c->t_head = now;
 		c->deadline = c->t_head + (uint64_t)cfg->header_timeout_s * 1000;
 	} else if (c->rstate == R_HEAD) {
+		/* Before its first request a client gets the header timeout: one
+		 * that completes the handshake and says nothing holds no slot long. */
 		c->t_head = 0;
-		c->deadline = c->t_active + (uint64_t)cfg->idle_timeout_s * 1000;
+		c->deadline = c->t_active + (uint64_t)(c->any_request ? cfg->idle_timeout_s : cfg->header_timeout_s) * 1000;
 	} else {
 		c->deadline = c->t_active + (uint64_t)cfg->idle_timeout_s * 1000;
 	}
@@ -1885,14 +1889,14 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	w.cfg = cfg;
 	w.tls = tls;
 	w.loop = gbca_loop_new();
-	w.max_conns = cfg->max_connections / workers + 1;
+	w.max_conns = (cfg->max_connections + workers - 1) / workers;
 	w.cap_free = 256;
 	w.free_bufs = calloc(w.cap_free, sizeof(char *));
 	w.free_ra = calloc(w.cap_free, sizeof(char *));
 	w.log_fd = -1;
 	if (w.loop == NULL || w.free_bufs == NULL || w.free_ra == NULL) {
 		gbca_print_error("worker: out of memory");
-		return 1;
+		return 3;
 	}
 	if (strcmp(cfg->access_log, "off") != 0)
 		w.log_fd = cfg->access_log[0] ? -1 : 2;
@@ -1900,12 +1904,12 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (w.log_fd < 0) {
 			gbca_print_error("couldn't open the access log %s: %s", cfg->access_log, strerror(errno));
-			return 1;
+			return 3;   /* fatal: the master stops instead of starting another */
 		}
 	}
 	if (!drop_privileges(cfg->user, &err)) {
 		gbca_print_error("%s", err.msg);
-		return 1;
+		return 3;
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
