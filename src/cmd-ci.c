@@ -2,6 +2,7 @@
  * the environment (or a fresh short-lived one), a leaf, the system store and
  * NSS, node-ca.pem, and the variables later steps need, in the runner's format. */
 #include "config.h"
+#include <gbca/strbuf.h>
 #include <gbca/ca.h>
 #include <gbca/cmd.h>
 #include <gbca/issue.h>
@@ -460,22 +461,6 @@ put_sh(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
-static void
-put_json(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* The text of the output in memory, so it is written with one write (github)
  * or one atomic save. */
 static bool
@@ -521,9 +506,9 @@ render(enum format fmt, const struct var *vars, size_t n, char **text, size_t *l
 			break;
 		case FMT_JSON:
 			fprintf(f, "%s", i ? "," : "");
-			put_json(f, vars[i].name);
+			gbca_json_string(f, vars[i].name);
 			fputc(':', f);
-			put_json(f, v);
+			gbca_json_string(f, v);
 			break;
 		}
 	}
@@ -611,12 +596,6 @@ emit(const struct ci_opts *o, const char *target, const struct var *vars, size_t
 		ok = gbca_save_file(target, text, len, 0644, err);
 	free(text);
 	return ok;
-}
-
-static bool
-same_name(const struct gbca_name *a, const struct gbca_name *b)
-{
-	return a->type == b->type && strcmp(a->text, b->text) == 0;
 }
 
 /* Absolute, so later steps that run elsewhere find it. */
@@ -786,24 +765,8 @@ gbca_cmd_ci(int argc, char **argv)
 	}
 	if (argc - optind > MAX_NAMES)
 		return gbca_usage_error("ci", "too many names (at most %d)", MAX_NAMES);
-	names = calloc((size_t)(argc - optind) + 1, sizeof(*names));
-	if (names == NULL) {
-		gbca_print_error("out of memory");
-		return GBCA_EXIT_FAIL;
-	}
-	if (optind == argc && gbca_name_parse(GBCA_DEFAULT_NAME, &names[0], &err))
-		n = 1;
-	for (int i = optind; i < argc; i++) {
-		bool dup = false;
-		if (!gbca_name_parse(argv[i], &names[n], &err)) {
-			free(names);
-			return gbca_usage_error("ci", "%s", err.msg);
-		}
-		for (size_t j = 0; j < n; j++)
-			dup = dup || same_name(&names[j], &names[n]);
-		if (!dup)
-			n++;
-	}
+	if (!gbca_names_from_args(argv + optind, argc - optind, GBCA_DEFAULT_NAME, &names, &n, &err))
+		return gbca_usage_error("ci", "%s", err.msg);
 	rc = ci(&o, names, n);
 	free(names);
 	return rc;

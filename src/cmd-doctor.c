@@ -9,6 +9,7 @@
 #include <gbca/proxy.h>
 #include <gbca/run.h>
 #include <gbca/store.h>
+#include <gbca/up.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -360,25 +361,10 @@ check_https_proxy(struct doctor *d)
 static bool
 serve_passes_through(const char *caroot)
 {
-	char path[PATH_MAX], buf[32], proc[64], cmd[4096];
-	FILE *f;
-	size_t n;
+	char cmd[4096];
+	long pid;
 
-	if (!gbca_path_join(path, sizeof(path), caroot, "serve.pid", NULL) || (f = fopen(path, "re")) == NULL)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", strtol(buf, NULL, 10));
-	if ((f = fopen(proc, "re")) == NULL)
-		return false;
-	n = fread(cmd, 1, sizeof(cmd) - 1, f);
-	fclose(f);
-	for (size_t i = 0; i < n; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
-	cmd[n] = '\0';
-	return strstr(cmd, "--google-passthrough") != NULL;
+	return gbca_up_serve_pid(caroot, &pid, cmd, sizeof(cmd)) && strstr(cmd, "--google-passthrough") != NULL;
 }
 
 int

@@ -213,12 +213,6 @@ out:
 	return rc;
 }
 
-static bool
-same_name(const struct gbca_name *a, const struct gbca_name *b)
-{
-	return a->type == b->type && strcmp(a->text, b->text) == 0;
-}
-
 int
 gbca_cmd_issue(int argc, char **argv)
 {
@@ -287,24 +281,8 @@ gbca_cmd_issue(int argc, char **argv)
 			return gbca_usage_error("issue", "--pkcs12 writes one file; use --p12-file instead of --cert-file/--key-file");
 		if (argc - optind > MAX_NAMES)
 			return gbca_usage_error("issue", "too many names (at most %d)", MAX_NAMES);
-		names = calloc((size_t)(argc - optind) + 1, sizeof(*names));
-		if (names == NULL) {
-			gbca_print_error("out of memory");
-			return GBCA_EXIT_FAIL;
-		}
-		if (optind == argc && gbca_name_parse(GBCA_DEFAULT_NAME, &names[0], &err))
-			n = 1;
-		for (int i = optind; i < argc; i++) {
-			bool dup = false;
-			if (!gbca_name_parse(argv[i], &names[n], &err)) {
-				free(names);
-				return gbca_usage_error("issue", "%s", err.msg);
-			}
-			for (size_t j = 0; j < n; j++)
-				dup = dup || same_name(&names[j], &names[n]);
-			if (!dup)
-				n++;
-		}
+		if (!gbca_names_from_args(argv + optind, argc - optind, GBCA_DEFAULT_NAME, &names, &n, &err))
+			return gbca_usage_error("issue", "%s", err.msg);
 	}
 	rc = issue(&o, names, n, csr);
 	free(names);

@@ -290,33 +290,42 @@ out:
 	return rc;
 }
 
-/* Stops a foreground serve through its pid file; true if one was running. */
 bool
-gbca_up_stop_serve(const char *caroot, char *report, size_t len)
+gbca_up_serve_pid(const char *caroot, long *pid, char *cmdline, size_t len)
 {
-	char path[PATH_MAX], buf[32], cmdline[256], proc[64];
+	char path[PATH_MAX], buf[32], proc[64];
 	FILE *f;
-	long pid;
 	size_t n;
 
-	if (!gbca_path_join(path, sizeof(path), caroot, "serve.pid", NULL) || (f = fopen(path, "re")) == NULL)
+	if (len == 0 || !gbca_path_join(path, sizeof(path), caroot, "serve.pid", NULL) || (f = fopen(path, "re")) == NULL)
 		return false;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	if (pid <= 1)
+	*pid = strtol(buf, NULL, 10);
+	if (*pid <= 1)
 		return false;
-	/* Only a gbca: a stale pid may belong to something else by now. */
-	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", pid);
-	if ((f = fopen(proc, "re")) == NULL) {
-		unlink(path);
+	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", *pid);
+	if ((f = fopen(proc, "re")) == NULL)
 		return false;
-	}
-	n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+	n = fread(cmdline, 1, len - 1, f);
 	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
 	cmdline[n] = '\0';
-	if (strstr(cmdline, "gbca") == NULL || kill((pid_t)pid, SIGTERM) < 0)
+	/* Only a gbca: a stale pid may belong to something else by now. */
+	return strstr(cmdline, "gbca") != NULL;
+}
+
+/* Stops a foreground serve through its pid file; true if one was running. */
+bool
+gbca_up_stop_serve(const char *caroot, char *report, size_t len)
+{
+	char cmdline[256];
+	long pid;
+
+	if (!gbca_up_serve_pid(caroot, &pid, cmdline, sizeof(cmdline)) || kill((pid_t)pid, SIGTERM) < 0)
 		return false;
 	/* Wait (bounded) for it to finish its requests and go. */
 	for (int i = 0; i < 400 && kill((pid_t)pid, 0) == 0; i++) {

@@ -524,3 +524,30 @@ gbca_subtree_matches(const struct gbca_subtree *t, const struct gbca_name *n)
 	}
 	return false;
 }
+
+bool
+gbca_names_from_args(char *const *args, int n_args, const char *def, struct gbca_name **out,
+                     size_t *n_out, struct gbca_err *err)
+{
+	struct gbca_name *names = calloc((size_t)n_args + 1, sizeof(*names));
+	size_t n = 0;
+
+	if (names == NULL)
+		return gbca_fail(err, "out of memory");
+	if (n_args == 0 && def != NULL && gbca_name_parse(def, &names[0], err))
+		n = 1;
+	for (int i = 0; i < n_args; i++) {
+		bool dup = false;
+		if (!gbca_name_parse(args[i], &names[n], err)) {
+			free(names);
+			return false;
+		}
+		for (size_t j = 0; j < n; j++)
+			dup = dup || (names[j].type == names[n].type && strcmp(names[j].text, names[n].text) == 0);
+		if (!dup)
+			n++;
+	}
+	*out = names;
+	*n_out = n;
+	return true;
+}

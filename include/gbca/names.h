@@ -30,6 +30,12 @@ bool gbca_name_parse(const char *in, struct gbca_name *out, struct gbca_err *err
 
 const char *gbca_name_type_label(enum gbca_name_type t);
 
+/* The names given on a command line (args[0..n_args)), parsed, duplicates
+ * dropped; none given means def. *out is allocated (free() it). On failure
+ * err says which name is wrong and why. */
+bool gbca_names_from_args(char *const *args, int n_args, const char *def, struct gbca_name **out,
+                          size_t *n_out, struct gbca_err *err);
+
 /* Checks a DNS host name (no wildcard) that is already ASCII lower case. */
 bool gbca_name_check_dns(const char *name, struct gbca_err *err);
 
