@@ -10,6 +10,7 @@
 #include <gbca/proxy.h>
 #include <gbca/save.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,32 @@ out:
 	return ok;
 }
 
+/* Run as root (sudo gbca up, a service) on a user's CAROOT: what we wrote
+ * there goes to the CAROOT's owner, or the user's own gbca issue could not
+ * append to the log afterwards. */
+static void
+give_back(const char *caroot, const char *dir)
+{
+	static const char *const logs[] = { "issued.log" };
+	char path[PATH_MAX];
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (geteuid() != 0 || stat(caroot, &st) != 0 || st.st_uid == 0)
+		return;
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
+		if (gbca_path_join(path, sizeof(path), caroot, logs[i], NULL))
+			(void)!lchown(path, st.st_uid, st.st_gid);
+	(void)!lchown(dir, st.st_uid, st.st_gid);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && gbca_path_join(path, sizeof(path), dir, e->d_name, NULL))
+			(void)!lchown(path, st.st_uid, st.st_gid);
+	closedir(d);
+}
+
 /* Issues or reuses the leaves in CAROOT/serve/ and adds them to creds. */
 static bool
 load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
@@ -149,6 +176,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 	ok = true;
 out:
 	gbca_ca_free(&ca);
+	give_back(c->caroot, dir);
 out_unlock:
 	gbca_ca_unlock(lock_fd);
 	return ok;
