@@ -232,7 +232,7 @@ startup_line() {
 	local err=$TMP/startup.err pid
 	"$@" 2>"$err" &
 	pid=$!
-	wait_until 100 started_or_gone "$err" "$pid"
+	wait_until 300 started_or_gone "$err" "$pid"
 	if [ -n "$STARTUP_CHECK" ]; then
 		$STARTUP_CHECK > "$TMP/startup.check" 2>&1
 	fi

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -122,10 +123,16 @@ resolve_google(struct gbca_google *g, bool quiet)
 static pid_t
 spawn(struct master *m, struct gbca_tls *tls)
 {
+	pid_t master = getpid();
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		sigset_t none;
+		/* A worker whose master is killed outright stops too, instead of
+		 * holding the port with nobody to reload or drain it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != master)
+			_exit(0);   /* the master died before prctl took effect */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		_exit(gbca_worker_main(m->cfg, tls, m->fds, m->tls_fds, m->n_fds));

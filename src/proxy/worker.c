@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1911,6 +1912,8 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		gbca_print_error("%s", err.msg);
 		return 3;
 	}
+	/* Changing the uid cleared the parent-death signal the master's fork set. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
