@@ -25,6 +25,11 @@ void gbca_loop_free(struct gbca_loop *loop);
 bool gbca_loop_set(struct gbca_loop *loop, int fd, unsigned mask, gbca_ev_fn fn, void *data);
 void gbca_loop_del(struct gbca_loop *loop, int fd);
 
+/* Calls fn after every batch of events; when it returns true (work left
+ * over), the next wait does not sleep. */
+typedef bool (*gbca_after_fn)(struct gbca_loop *loop, void *data);
+void gbca_loop_after(struct gbca_loop *loop, gbca_after_fn fn, void *data);
+
 /* Calls fn about every interval_ms. */
 void gbca_loop_tick(struct gbca_loop *loop, unsigned interval_ms, gbca_tick_fn fn, void *data);
 

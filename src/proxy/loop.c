@@ -27,6 +27,9 @@ struct gbca_loop {
 	uint64_t next_tick;
 	gbca_tick_fn tick;
 	void *tick_data;
+	gbca_after_fn after;
+	void *after_data;
+	bool busy;                /* the after hook has work left */
 };
 
 uint64_t
@@ -125,6 +128,13 @@ gbca_loop_del(struct gbca_loop *l, int fd)
 }
 
 void
+gbca_loop_after(struct gbca_loop *l, gbca_after_fn fn, void *data)
+{
+	l->after = fn;
+	l->after_data = data;
+}
+
+void
 gbca_loop_tick(struct gbca_loop *l, unsigned interval_ms, gbca_tick_fn fn, void *data)
 {
 	l->tick_ms = interval_ms;
@@ -157,6 +167,8 @@ gbca_loop_run(struct gbca_loop *l)
 		if (l->tick) {
 			timeout = l->next_tick > l->now ? (int)(l->next_tick - l->now) : 0;
 		}
+		if (l->busy)
+			timeout = 0;
 		n = epoll_wait(l->ep, evs, 256, timeout);
 		l->now = gbca_now_ms();
 		if (n < 0 && errno != EINTR)
@@ -174,6 +186,8 @@ gbca_loop_run(struct gbca_loop *l)
 				got |= GBCA_EV_WRITE;
 			s->fn(l, fd, got, s->data);
 		}
+		if (l->after)
+			l->busy = l->after(l, l->after_data);
 		if (l->tick && l->now >= l->next_tick) {
 			l->next_tick = l->now + l->tick_ms;
 			l->tick(l, l->tick_data);

@@ -68,6 +68,8 @@ enum sstate { S_IDLE, S_HEAD, S_BODY };
 struct conn {
 	uint32_t magic;
 	bool closed;              /* conn_close ran; freed after the current callback */
+	bool queued;              /* on the worker's again list */
+	struct conn *again_next;
 	struct worker *w;
 	struct conn *prev, *next;
 	int fd;
@@ -118,6 +120,7 @@ struct worker {
 	bool accepting;
 	struct conn *conns;
 	struct conn *graveyard;   /* closed, freed once no callback holds them */
+	struct conn *again;       /* stopped by the step limit with work left */
 	unsigned n_conns, max_conns;
 	struct upconn *pool;
 	unsigned n_pool;
@@ -133,6 +136,7 @@ struct worker {
 
 static void conn_step(struct conn *c);
 static void conn_close(struct conn *c);
+static void accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data);
 static void bury(struct worker *w);
 
 /* --- buffers --- */
@@ -1613,6 +1617,15 @@ conn_step(struct conn *c)
 			return;
 		}
 	}
+	if (progress && !c->queued) {
+		/* The step limit stopped a busy connection (a long transfer) with
+		 * work left that no event may announce (the last bytes of a body
+		 * already read): it goes on after this round of events, once the
+		 * other connections have had their turn. */
+		c->queued = true;
+		c->again_next = w->again;
+		w->again = c;
+	}
 	set_deadline(c);
 	update_interest(c);
 }
@@ -1692,16 +1705,40 @@ conn_close(struct conn *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	c->next = w->graveyard;
-	w->graveyard = c;
+	if (!c->queued) {   /* a queued one goes to the graveyard when dequeued */
+		c->next = w->graveyard;
+		w->graveyard = c;
+	}
 	w->n_conns--;
 	if (!w->accepting && !w->draining && w->n_conns < w->max_conns) {
-		for (size_t i = 0; i < w->n_lfds; i++) {
-			extern void gbca_worker_accept_event(struct gbca_loop *, int, unsigned, void *);
-			gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, gbca_worker_accept_event, w);
-		}
+		for (size_t i = 0; i < w->n_lfds; i++)
+			gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, w);
 		w->accepting = true;
 	}
+}
+
+/* The loop's after-batch hook: runs the connections the step limit stopped. */
+static bool
+run_again(struct gbca_loop *loop, void *data)
+{
+	struct worker *w = data;
+	struct conn *list = w->again;
+	(void)loop;
+
+	w->again = NULL;
+	while (list) {
+		struct conn *c = list;
+		list = c->again_next;
+		c->queued = false;
+		if (c->closed) {
+			c->next = w->graveyard;
+			w->graveyard = c;
+		} else {
+			conn_step(c);
+		}
+	}
+	bury(w);
+	return w->again != NULL;
 }
 
 static void
@@ -1774,10 +1811,8 @@ new_conn(struct worker *w, int fd, bool tls, const struct sockaddr_storage *ss)
 	return true;
 }
 
-void gbca_worker_accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data);
-
-void
-gbca_worker_accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
+static void
+accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 {
 	struct worker *w = data;
 	bool tls = true;
@@ -1925,14 +1960,16 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	for (size_t i = 0; i < n_fds; i++) {
 		w.lfds[i] = fds[i];
 		w.ltls[i] = tls_fds[i];
-		gbca_loop_set(w.loop, fds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, gbca_worker_accept_event, &w);
+		gbca_loop_set(w.loop, fds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, &w);
 	}
 	w.n_lfds = n_fds;
 	w.accepting = true;
 	gbca_loop_tick(w.loop, 1000, tick, &w);
+	gbca_loop_after(w.loop, run_again, &w);
 	gbca_loop_run(w.loop);
 	while (w.conns)
 		conn_close(w.conns);
+	run_again(w.loop, &w);   /* moves queued, now closed, connections to the graveyard */
 	bury(&w);
 	while (w.pool) {
 		struct upconn *u = w.pool;
