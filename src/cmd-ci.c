@@ -93,22 +93,6 @@ env_value(const char *name)
 }
 
 static bool
-parse_days(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end != '\0' || v < 1 || v > GBCA_LEAF_DAYS_MAX)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-static bool
 exists(const char *path)
 {
 	struct stat st;
@@ -751,7 +735,7 @@ gbca_cmd_ci(int argc, char **argv)
 		case 'o': o.output = optarg; break;
 		case 'O': o.out_dir = optarg; break;
 		case 'd':
-			if (!parse_days(optarg, &o.days))
+			if (!gbca_parse_uint(optarg, 1, GBCA_LEAF_DAYS_MAX, &o.days))
 				return gbca_usage_error("ci", "--days must be a whole number from 1 to %d, not \"%s\"",
 				                        GBCA_LEAF_DAYS_MAX, optarg);
 			break;

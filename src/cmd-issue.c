@@ -52,22 +52,6 @@ struct issue_opts {
 };
 
 static bool
-parse_days(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end != '\0' || v < 1 || v > GBCA_LEAF_DAYS_MAX)
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-static bool
 output_path(char *buf, size_t len, const struct issue_opts *o, const char *given,
             const char *stem, const char *suffix, struct gbca_err *err)
 {
@@ -248,7 +232,7 @@ gbca_cmd_issue(int argc, char **argv)
 			o.key_set = true;
 			break;
 		case 'd':
-			if (!parse_days(optarg, &o.days))
+			if (!gbca_parse_uint(optarg, 1, GBCA_LEAF_DAYS_MAX, &o.days))
 				return gbca_usage_error("issue", "--days must be a whole number from 1 to %d, not \"%s\"", GBCA_LEAF_DAYS_MAX, optarg);
 			break;
 		case 'C': o.client = true; break;

@@ -63,22 +63,6 @@ struct opts {
 	bool listen_defaulted;
 };
 
-static bool
-parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long n;
-
-	if (!isdigit((unsigned char)v[0]))
-		return false;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end != '\0' || n < lo || n > hi)
-		return false;
-	*out = (unsigned)n;
-	return true;
-}
-
 /* One option from any source; list options start over in a new source. */
 static bool
 apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *err)
@@ -170,7 +154,7 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 		num = &c->drain_timeout_s, lo = 0;
 	else
 		return gbca_fail(err, "unknown setting \"%s\"", key);
-	if (!parse_uint(v, lo, hi, num))
+	if (!gbca_parse_uint(v, lo, hi, num))
 		return gbca_fail(err, "%s must be a whole number from %u to %u, not \"%s\"", key, lo, hi, v);
 	return true;
 }

@@ -2,9 +2,11 @@
 #include "config.h"
 #include <gbca/cmd.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -44,3 +46,19 @@ gbca_wants_help(int argc, char **argv)
 	return false;
 }
 
+
+bool
+gbca_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}

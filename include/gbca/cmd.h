@@ -35,6 +35,9 @@ int gbca_usage_error(const char *cmd, const char *fmt, ...)
 /* Reports the option getopt_long just rejected. */
 int gbca_bad_option(const char *cmd, char **argv, int optopt_value);
 
+/* A whole decimal number in lo..hi (no sign, no spaces, no suffix). */
+bool gbca_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+
 /* True if argv has -h or --help before any "--". */
 bool gbca_wants_help(int argc, char **argv);
 

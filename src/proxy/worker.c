@@ -51,6 +51,37 @@ struct framer {
 	bool done;                /* the body's end has been seen */
 };
 
+/* A free list of fixed-size blocks: taken while a connection has something
+ * in flight, given back when it is idle, so there is no malloc per request. */
+struct pool {
+	char **items;
+	unsigned n, cap;
+	size_t size;
+};
+
+static char *
+pool_take(struct pool *p)
+{
+	return p->n > 0 ? p->items[--p->n] : malloc(p->size);
+}
+
+static void
+pool_give(struct pool *p, char *block)
+{
+	if (p->n < p->cap)
+		p->items[p->n++] = block;
+	else
+		free(block);
+}
+
+static void
+pool_free(struct pool *p)
+{
+	while (p->n > 0)
+		free(p->items[--p->n]);
+	free(p->items);
+}
+
 struct upconn {
 	struct worker *w;
 	int fd;
@@ -124,10 +155,8 @@ struct worker {
 	unsigned n_conns, max_conns;
 	struct upconn *pool;
 	unsigned n_pool;
-	char **free_bufs;
-	unsigned n_free, cap_free;
-	char **free_ra;           /* read-ahead blocks, same idea */
-	unsigned n_free_ra;
+	struct pool bufs;         /* BUF_CAP blocks */
+	struct pool ras;          /* RA_CAP read-ahead blocks */
 	int log_fd;
 	int sig_fd;
 	bool draining;
@@ -146,10 +175,7 @@ buf_take(struct worker *w, struct buf *b)
 {
 	if (b->data)
 		return true;
-	if (w->n_free > 0)
-		b->data = w->free_bufs[--w->n_free];
-	else
-		b->data = malloc(BUF_CAP);
+	b->data = pool_take(&w->bufs);
 	b->start = b->end = 0;
 	return b->data != NULL;
 }
@@ -159,10 +185,7 @@ buf_give(struct worker *w, struct buf *b)
 {
 	if (b->data == NULL)
 		return;
-	if (w->n_free < w->cap_free)
-		w->free_bufs[w->n_free++] = b->data;
-	else
-		free(b->data);
+	pool_give(&w->bufs, b->data);
 	b->data = NULL;
 	b->start = b->end = 0;
 }
@@ -301,25 +324,14 @@ access_log(struct conn *c)
 
 /* --- I/O primitives --- */
 
-/* Read-ahead blocks come from a per-worker free list: no malloc per request,
- * and an idle connection gives its block back (18 KB of the idle cost). */
-static char *
-ra_take(struct worker *w)
-{
-	return w->n_free_ra > 0 ? w->free_ra[--w->n_free_ra] : malloc(RA_CAP);
-}
-
+/* Read-ahead blocks come from the worker's pool too, and an idle connection
+ * gives its block back (18 KB of the idle cost). */
 static void
 ra_give(struct conn *c)
 {
-	struct worker *w = c->w;
-
 	if (c->ra == NULL)
 		return;
-	if (w->n_free_ra < w->cap_free)
-		w->free_ra[w->n_free_ra++] = c->ra;
-	else
-		free(c->ra);
+	pool_give(&c->w->ras, c->ra);
 	c->ra = NULL;
 	c->ra_start = c->ra_end = 0;
 }
@@ -344,7 +356,7 @@ tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t size)
 			c->ra_start = c->ra_end = 0;
 		return (ssize_t)take;
 	}
-	if (size >= RA_CAP || (c->ra == NULL && (c->ra = ra_take(c->w)) == NULL)) {
+	if (size >= RA_CAP || (c->ra == NULL && (c->ra = pool_take(&c->w->ras)) == NULL)) {
 		n = recv(c->fd, data, size, 0);
 		if (n >= 0 && (size_t)n < size)
 			c->client_readable = false;
@@ -1926,11 +1938,10 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	w.tls = tls;
 	w.loop = gbca_loop_new();
 	w.max_conns = (cfg->max_connections + workers - 1) / workers;
-	w.cap_free = 256;
-	w.free_bufs = calloc(w.cap_free, sizeof(char *));
-	w.free_ra = calloc(w.cap_free, sizeof(char *));
+	w.bufs = (struct pool){ calloc(256, sizeof(char *)), 0, 256, BUF_CAP };
+	w.ras = (struct pool){ calloc(256, sizeof(char *)), 0, 256, RA_CAP };
 	w.log_fd = -1;
-	if (w.loop == NULL || w.free_bufs == NULL || w.free_ra == NULL) {
+	if (w.loop == NULL || w.bufs.items == NULL || w.ras.items == NULL) {
 		gbca_print_error("worker: out of memory");
 		return 3;
 	}
@@ -1976,12 +1987,8 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.pool = u->next;
 		up_free(&w, u);
 	}
-	for (unsigned i = 0; i < w.n_free; i++)
-		free(w.free_bufs[i]);
-	free(w.free_bufs);
-	for (unsigned i = 0; i < w.n_free_ra; i++)
-		free(w.free_ra[i]);
-	free(w.free_ra);
+	pool_free(&w.bufs);
+	pool_free(&w.ras);
 	gbca_loop_free(w.loop);
 	return 0;
 }
