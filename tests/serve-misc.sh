@@ -229,7 +229,10 @@ EOF
 # startup_line CMD...: the start-up line of CMD (a gbca serve, stopped again),
 # or what it printed when it did not start.
 startup_line() {
-	local err=$TMP/startup.err pid
+	# A file of its own each time: a shared one could be read before the
+	# background job's redirection has truncated it, showing the last run's line.
+	local err pid
+	err=$(mktemp "$TMP/startup.XXXXXX")
 	"$@" 2>"$err" &
 	pid=$!
 	wait_until 300 started_or_gone "$err" "$pid"
@@ -337,6 +340,9 @@ activated() {
 activated https
 is "/serve-misc/systemd/tls-200" "$(tls_curl $PA /echo -m 3 -o /dev/null -w '%{http_code}' 2>&1)" 200
 is "/serve-misc/systemd/tls-200-again" "$(tls_curl $PA /echo -m 3 -o /dev/null -w '%{http_code}' 2>&1)" 200
+# The master prints its line after starting the workers, which may already
+# have answered: wait for it.
+wait_until 100 grep -q 'listening on' "$SERVE_ERR"
 like "/serve-misc/systemd/start-up-line" "$(cat "$SERVE_ERR")" "listening on fd 3 \(systemd\)"
 stop_serve
 activated http
