@@ -298,6 +298,20 @@ def many(n):
     assert not errors, "%d failed, first: %s" % (len(errors), errors[0])
     print("%s connections x 2 requests in %.1f s" % (n, time.monotonic() - start))
 
+def idleclose(n, pause):
+    """N requests on one connection, PAUSE s apart; the upstream closes each of
+    its connections 100 ms after an answer: every request must still get 200."""
+    conn = http.client.HTTPSConnection(NAME, 443, context=ssl.create_default_context(), timeout=10)
+    for i in range(int(n)):
+        if i:
+            time.sleep(float(pause))
+        conn.request("GET", "/idleclose?ms=100", headers={"X-Case": "idleclose"})
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, "request %d: %d %r" % (i, r.status, body)
+    conn.close()
+    print("%s requests, 200 each" % n)
+
 mode, args = sys.argv[1], sys.argv[2:]
 if mode == "raw":
     raw(codecs.escape_decode(args[0].encode())[0])
@@ -314,6 +328,8 @@ elif mode == "die":
     die(*args)
 elif mode == "many":
     many(*args)
+elif mode == "idleclose":
+    idleclose(*args)
 EOF
 client() { "$PY" "$TMP/client.py" "$@"; }
 
@@ -383,6 +399,10 @@ out=$(curl -sS -H 'X-Case: ka' -w '%{num_connects} ' -o /dev/null -o /dev/null -
 is "/serve/keepalive/one-client-connection" "$out" "1 0 0 "
 is "/serve/keepalive/three-requests" "$(recq ka 'len(rs)')" 3
 is "/serve/keepalive/one-upstream-connection" "$(recq ka 'len({e["conn"] for e in rs})')" 1
+# The upstream times its idle keep-alive connections out (as uvicorn does, after
+# 5 s): a pooled connection it closed must never be used (a 502 to the client).
+is "/serve/keepalive/upstream-idle-close" "$(client idleclose 4 0.3 2>&1)" "4 requests, 200 each"
+is "/serve/keepalive/upstream-idle-close-new-connections" "$(recq idleclose 'len({e["conn"] for e in rs})')" 4
 
 alive "the forwarding cases"
 # --- streaming ---------------------------------------------------------------

@@ -23,6 +23,8 @@
 #   /ws (Upgrade: websocket)                   101 with a correct Sec-WebSocket-Accept, then raw echo
 #   /upload-url                                X-Goog-Upload-URL built from Host, like Gemini Balance
 #   /status?code=C                             status C with a small JSON body
+#   /idleclose?ms=M                            200 JSON, then the connection closes (FIN)
+#                                              after M ms without a request (a keep-alive timeout)
 # Anything malformed gets 400 and a record line with "error" set.
 
 import argparse
@@ -382,6 +384,10 @@ class Conn:
             url = "http://%s/upload/v1beta/files?upload_id=xyz&upload_protocol=resumable" % host
             self.json(req, 200, {}, headers=[("X-Goog-Upload-URL", url),
                                              ("X-Goog-Upload-Status", "active")])
+            return True
+        if path == "/idleclose":
+            self.json(req, 200, {"conn": self.id})
+            self.sock.settimeout(self.qint(req, "ms", 100) / 1000)
             return True
         if path == "/status":
             code = self.qint(req, "code", 200)

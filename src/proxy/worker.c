@@ -29,6 +29,12 @@
 #define CONN_MAGIC 0x67626361u   /* "gbca": checked at the top of every callback */
 #define BUF_CAP (HTTP1_HEAD_MAX + 4096)
 #define POOL_MAX 64
+/* A pooled upstream connection younger than this is used without asking the
+ * socket whether the upstream closed it: it was pooled only after a response
+ * that promised keep-alive, no server times keep-alive out this fast, and
+ * epoll reports a close at the next turn anyway (pool_event). Older ones get
+ * a MSG_PEEK first. This spares a syscall per request under load. */
+#define POOL_FRESH_MS 200
 #define TLS_CHUNK 16384          /* one TLS record */
 #define RA_CAP (TLS_CHUNK + 2048) /* a full record with its header and tag */
 
@@ -91,6 +97,7 @@ struct upconn {
 	uint32_t send_pending;
 	struct conn *c;           /* NULL while pooled */
 	struct upconn *next;      /* pool list */
+	uint64_t pooled_at;       /* loop time it went into the pool */
 };
 
 enum rstate { R_HANDSHAKE, R_HEAD, R_BODY, R_DONE, R_TUNNEL, R_CLOSING };
@@ -590,6 +597,7 @@ pool_put(struct worker *w, struct upconn *u)
 		return;
 	}
 	u->c = NULL;
+	u->pooled_at = gbca_loop_now(w->loop);
 	u->next = w->pool;
 	w->pool = u;
 	w->n_pool++;
@@ -606,6 +614,8 @@ pool_get(struct worker *w)
 
 		w->pool = u->next;
 		w->n_pool--;
+		if (gbca_loop_now(w->loop) - u->pooled_at < POOL_FRESH_MS)
+			return u;
 		/* The upstream may have closed it since: EOF or data means unusable. */
 		r = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -699,10 +709,58 @@ up_connect_google(struct worker *w)
 
 /* --- request head --- */
 
+/* dst = the span, cut to fit, NUL-terminated (for the access log). */
+static void
+copy_span(char *dst, size_t size, const char *buf, struct http1_span s)
+{
+	size_t n = s.len < size - 1 ? s.len : size - 1;
+
+	memcpy(dst, buf + s.off, n);
+	dst[n] = '\0';
+}
+
 static bool
 span_eq_cs(const char *buf, struct http1_span s, const char *lit)
 {
 	return strlen(lit) == s.len && memcmp(buf + s.off, lit, s.len) == 0;
+}
+
+/* The fields the proxy treats specially, told apart by length first: each
+ * field of each head is classified once, instead of being compared with a
+ * list of names in every loop that looks for one. */
+enum field_kind {
+	FK_OTHER, FK_CONNECTION, FK_KEEP_ALIVE, FK_PROXY_CONNECTION, FK_TE, FK_TRAILER,
+	FK_UPGRADE, FK_PROXY_AUTHORIZATION, FK_PROXY_AUTHENTICATE, FK_X_REAL_IP,
+	FK_X_FORWARDED_PROTO, FK_X_FORWARDED_FOR, FK_VIA, FK_ACAO, FK_UPLOAD_URL, FK_API_KEY,
+};
+
+static enum field_kind
+field_kind(const char *buf, struct http1_span name)
+{
+#define KNOWN(lit, kind) { lit, sizeof(lit) - 1, kind }
+	static const struct { const char *name; size_t len; enum field_kind kind; } known[] = {
+		KNOWN("connection", FK_CONNECTION),
+		KNOWN("keep-alive", FK_KEEP_ALIVE),
+		KNOWN("proxy-connection", FK_PROXY_CONNECTION),
+		KNOWN("te", FK_TE),
+		KNOWN("trailer", FK_TRAILER),
+		KNOWN("upgrade", FK_UPGRADE),
+		KNOWN("proxy-authorization", FK_PROXY_AUTHORIZATION),
+		KNOWN("proxy-authenticate", FK_PROXY_AUTHENTICATE),
+		KNOWN("x-real-ip", FK_X_REAL_IP),
+		KNOWN("x-forwarded-proto", FK_X_FORWARDED_PROTO),
+		KNOWN("x-forwarded-for", FK_X_FORWARDED_FOR),
+		KNOWN("via", FK_VIA),
+		KNOWN("access-control-allow-origin", FK_ACAO),
+		KNOWN("x-goog-upload-url", FK_UPLOAD_URL),
+		KNOWN("x-goog-api-key", FK_API_KEY),
+	};
+#undef KNOWN
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].len == name.len && http1_span_eq(buf, name, known[i].name))
+			return known[i].kind;
+	return FK_OTHER;
 }
 
 /* The field names a message's Connection fields list (they are hop-by-hop),
@@ -713,16 +771,40 @@ struct conn_tokens {
 	struct http1_span t[CONN_TOKENS_MAX];
 };
 
+/* What classifying a head's fields found: each field's kind, the Connection
+ * tokens, and the first of the fields the proxy reads. */
+struct head_fields {
+	unsigned char kind[HTTP1_HEADERS_MAX];
+	struct conn_tokens tok;
+	const struct http1_header *xff, *via, *api_key, *upgrade;
+};
+
 static void
-connection_tokens(const char *buf, const struct http1_header *hs, size_t n, struct conn_tokens *out)
+classify_fields(const char *buf, const struct http1_header *hs, size_t n, struct head_fields *f)
 {
-	out->n = 0;
-	for (int i = http1_find_header(buf, hs, n, "connection", 0); i >= 0;
-	     i = http1_find_header(buf, hs, n, "connection", (size_t)i + 1)) {
-		struct http1_span item;
-		uint32_t pos = 0;
-		while (out->n < CONN_TOKENS_MAX && http1_list_next(buf, hs[i].value, &pos, &item))
-			out->t[out->n++] = item;
+	f->tok.n = 0;
+	f->xff = f->via = f->api_key = f->upgrade = NULL;
+	for (size_t i = 0; i < n; i++) {
+		enum field_kind k = field_kind(buf, hs[i].name);
+		const struct http1_header **first = NULL;
+
+		f->kind[i] = (unsigned char)k;
+		switch (k) {
+		case FK_CONNECTION: {
+			struct http1_span item;
+			uint32_t pos = 0;
+			while (f->tok.n < CONN_TOKENS_MAX && http1_list_next(buf, hs[i].value, &pos, &item))
+				f->tok.t[f->tok.n++] = item;
+			break;
+		}
+		case FK_X_FORWARDED_FOR: first = &f->xff; break;
+		case FK_VIA: first = &f->via; break;
+		case FK_API_KEY: first = &f->api_key; break;
+		case FK_UPGRADE: first = &f->upgrade; break;
+		default: break;
+		}
+		if (first && *first == NULL)
+			*first = &hs[i];
 	}
 }
 
@@ -774,17 +856,17 @@ contains_ci(const char *p, size_t n, const char *needle)
 /* Hop-by-hop fields (RFC 9110 7.6.1) and the ones we set ourselves. Framing
  * fields stay: bodies are forwarded byte for byte, chunks and all. */
 static bool
-drop_request_field(const char *buf, const struct http1_header *h, const struct conn_tokens *tok)
+drop_request_field(const char *buf, const struct http1_header *h, enum field_kind k,
+                   const struct conn_tokens *tok)
 {
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-		"proxy-authorization", "proxy-authenticate", "x-real-ip", "x-forwarded-proto",
-		"x-forwarded-for", "via",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (http1_span_eq(buf, h->name, names[i]))
-			return true;
-	return connection_lists(buf, tok, h->name);
+	switch (k) {
+	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
+	case FK_TRAILER: case FK_UPGRADE: case FK_PROXY_AUTHORIZATION: case FK_PROXY_AUTHENTICATE:
+	case FK_X_REAL_IP: case FK_X_FORWARDED_PROTO: case FK_X_FORWARDED_FOR: case FK_VIA:
+		return true;
+	default:
+		return tok->n > 0 && connection_lists(buf, tok, h->name);
+	}
 }
 
 static const struct http1_header *
@@ -800,11 +882,12 @@ static bool
 cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 {
 	struct worker *w = c->w;
-	const struct http1_header *acrh = find_header(buf, r->headers, r->n_headers, "access-control-request-headers");
+	const struct http1_header *acrh;
 
 	if (!w->cfg->cors[0] || !span_eq_cs(buf, r->method, "OPTIONS") ||
 	    !find_header(buf, r->headers, r->n_headers, "access-control-request-method"))
 		return false;
+	acrh = find_header(buf, r->headers, r->n_headers, "access-control-request-headers");
 	if (!buf_take(w, &c->chead))
 		return false;
 	buf_printf(&c->chead,
@@ -821,15 +904,13 @@ cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 
 /* Builds the upstream's request head in c->uhead. */
 static bool
-rewrite_request(struct conn *c, const char *buf, const struct http1_request *r)
+rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
+                const struct head_fields *f)
 {
-	const struct http1_header *xff = find_header(buf, r->headers, r->n_headers, "x-forwarded-for");
-	const struct http1_header *via = find_header(buf, r->headers, r->n_headers, "via");
+	const struct http1_header *xff = f->xff, *via = f->via;
 	struct buf *o = &c->uhead;
-	struct conn_tokens tok;
 	bool ok;
 
-	connection_tokens(buf, r->headers, r->n_headers, &tok);
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
@@ -844,7 +925,7 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r)
 	ok = ok && buf_append(o, " HTTP/1.1\r\n", 11);
 	for (size_t i = 0; ok && i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
-		if (drop_request_field(buf, h, &tok))
+		if (drop_request_field(buf, h, (enum field_kind)f->kind[i], &f->tok))
 			continue;
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
@@ -866,7 +947,7 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r)
 		     (via == NULL || (buf_append(o, buf + via->value.off, via->value.len) && buf_lit(o, ", "))) &&
 		     buf_lit(o, "1.1 gbca\r\n");
 	if (ok && c->upgrade_request) {
-		const struct http1_header *up = find_header(buf, r->headers, r->n_headers, "upgrade");
+		const struct http1_header *up = f->upgrade;
 		ok = up && buf_printf(o, "Connection: upgrade\r\nUpgrade: %.*s\r\n", (int)up->value.len, buf + up->value.off);
 	}
 	return ok && buf_append(o, "\r\n", 2);
@@ -880,7 +961,9 @@ process_request_head(struct conn *c, uint32_t head_len)
 	const char *buf = c->in.data + c->in.start;
 	const struct http1_header *h;
 	struct http1_request r;
+	struct head_fields f;
 	const char *why = "bad request";
+	bool real_key;
 	int code;
 
 	c->t_start = gbca_loop_now(w->loop);
@@ -897,26 +980,21 @@ process_request_head(struct conn *c, uint32_t head_len)
 		reply_error(c, code, why);
 		return;
 	}
-	snprintf(c->method, sizeof(c->method), "%.*s", (int)r.method.len, buf + r.method.off);
+	copy_span(c->method, sizeof(c->method), buf, r.method);
 	if (w->log_fd >= 0)
-		snprintf(c->path, sizeof(c->path), "%.*s", (int)r.path.len, buf + r.path.off);
+		copy_span(c->path, sizeof(c->path), buf, r.path);
+	classify_fields(buf, r.headers, r.n_headers, &f);
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
 
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
-	h = find_header(buf, r.headers, r.n_headers, "x-goog-api-key");
-	c->google = false;
-	if ((h && is_api_key(buf + h->value.off, h->value.len)) ||
-	    query_has_api_key(buf + r.query.off, r.query.len)) {
-		if (w->cfg->google_passthrough)
-			c->google = true;
-	}
-	if (c->google) {
-		/* forwarded to the real Google below */
-	} else if ((h && is_api_key(buf + h->value.off, h->value.len)) ||
-	    query_has_api_key(buf + r.query.off, r.query.len)) {
+	h = f.api_key;
+	real_key = (h && is_api_key(buf + h->value.off, h->value.len)) ||
+	           query_has_api_key(buf + r.query.off, r.query.len);
+	c->google = real_key && w->cfg->google_passthrough;
+	if (real_key && !c->google) {
 		reply_error(c, 508, "gbca refused to forward a Google API key (AIza...) to the local upstream: "
 		            "this request came back to the proxy through the hosts entry, most likely from "
 		            "Gemini Balance itself running on this host. Run Gemini Balance where "
@@ -924,7 +1002,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 		            "a container with its own /etc/hosts), or start gbca serve with --google-passthrough");
 		return;
 	}
-	h = find_header(buf, r.headers, r.n_headers, "via");
+	h = f.via;
 	if (h && contains_ci(buf + h->value.off, h->value.len, "gbca")) {
 		reply_error(c, 508, "the request already passed through gbca (Via: gbca): the upstream points back at the proxy");
 		return;
@@ -937,7 +1015,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 		framer_init(&c->sf, F_NONE, 0);
 		return;
 	}
-	if (!rewrite_request(c, buf, &r)) {
+	if (!rewrite_request(c, buf, &r, &f)) {
 		reply_error(c, 431, "the request head is too large to forward");
 		return;
 	}
@@ -977,17 +1055,18 @@ process_request_head(struct conn *c, uint32_t head_len)
 /* --- response head --- */
 
 static bool
-drop_response_field(const char *buf, const struct http1_header *h, const struct conn_tokens *tok, bool upgrade)
+drop_response_field(const char *buf, const struct http1_header *h, enum field_kind k,
+                    const struct conn_tokens *tok, bool upgrade)
 {
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "te", "trailer", "proxy-authenticate",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (http1_span_eq(buf, h->name, names[i]))
-			return true;
-	if (!upgrade && http1_span_eq(buf, h->name, "upgrade"))
+	switch (k) {
+	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
+	case FK_TRAILER: case FK_PROXY_AUTHENTICATE:
 		return true;
-	return connection_lists(buf, tok, h->name);
+	case FK_UPGRADE:
+		return !upgrade;
+	default:
+		return tok->n > 0 && connection_lists(buf, tok, h->name);
+	}
 }
 
 static bool
@@ -995,29 +1074,34 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 {
 	const struct gbca_proxy_config *cfg = c->w->cfg;
 	struct buf *o = &c->chead;
-	struct conn_tokens tok;
+	struct head_fields f;
+	/* the parser allows three digits only */
+	char status[5] = { ' ', (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
+	                   (char)('0' + r->status % 10), ' ' };
 	bool ok;
 
-	connection_tokens(buf, r->headers, r->n_headers, &tok);
+	classify_fields(buf, r->headers, r->n_headers, &f);
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
-	ok = buf_printf(o, "HTTP/1.1 %d %.*s\r\n", r->status, (int)r->reason.len, buf + r->reason.off);
+	ok = buf_lit(o, "HTTP/1.1") && buf_append(o, status, sizeof(status)) &&
+	     buf_append(o, buf + r->reason.off, r->reason.len) && buf_lit(o, "\r\n");
 	for (size_t i = 0; ok && i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
 		const char *v = buf + h->value.off;
 		size_t vl = h->value.len;
+		enum field_kind k = (enum field_kind)f.kind[i];
 
-		if (drop_response_field(buf, h, &tok, upgrade))
+		if (drop_response_field(buf, h, k, &f.tok, upgrade))
 			continue;
-		if (cfg->cors[0] && http1_span_eq(buf, h->name, "access-control-allow-origin"))
+		if (cfg->cors[0] && k == FK_ACAO)
 			continue;
 		/* Gemini Balance builds the upload URL from the scheme it saw: http. */
-		if (http1_span_eq(buf, h->name, "x-goog-upload-url") && vl > 7 && strncasecmp(v, "http://", 7) == 0) {
+		if (k == FK_UPLOAD_URL && vl > 7 && strncasecmp(v, "http://", 7) == 0) {
 			bool ours = false;
-			for (size_t k = 0; k < cfg->n_names && !ours; k++) {
-				size_t nl = strlen(cfg->names[k]);
-				ours = vl >= 7 + nl && strncasecmp(v + 7, cfg->names[k], nl) == 0 &&
+			for (size_t j = 0; j < cfg->n_names && !ours; j++) {
+				size_t nl = strlen(cfg->names[j]);
+				ours = vl >= 7 + nl && strncasecmp(v + 7, cfg->names[j], nl) == 0 &&
 				       (vl == 7 + nl || v[7 + nl] == '/' || v[7 + nl] == ':' || v[7 + nl] == '?');
 			}
 			if (ours) {
@@ -1032,9 +1116,9 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 	if (ok && cfg->cors[0])
 		ok = buf_printf(o, "Access-Control-Allow-Origin: %s\r\nAccess-Control-Expose-Headers: *\r\n", cfg->cors);
 	if (ok && upgrade)
-		ok = buf_printf(o, "Connection: upgrade\r\n");
+		ok = buf_lit(o, "Connection: upgrade\r\n");
 	else if (ok && c->close_after)
-		ok = buf_printf(o, "Connection: close\r\n");
+		ok = buf_lit(o, "Connection: close\r\n");
 	return ok && buf_append(o, "\r\n", 2);
 }
 
