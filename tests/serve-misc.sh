@@ -3,7 +3,8 @@
 # config file, GBCA_* variables and flags and their precedence; one leaf per
 # --name chosen by SNI, and --cert/--key; the plain-HTTP listener; systemd
 # socket activation; slow clients; --max-connections; SIGHUP and the pid
-# file; the workers' user. In a private network namespace, on high ports.
+# file; the workers' user; leaf renewal at start and while serving. In a
+# private network namespace, on high ports.
 
 # Re-run inside private network and mount namespaces before anything else.
 if [ -z "${GBCA_IN_NS:-}" ]; then
@@ -21,7 +22,7 @@ unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CO
       GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
       LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
 "$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
-need curl openssl ip timeout systemd-socket-activate
+need curl openssl ip timeout systemd-socket-activate certtool
 PY=/usr/bin/python3
 [ -x "$PY" ] || need python3
 
@@ -418,6 +419,56 @@ printf 'listen = 127.0.0.1:%s\n' "$P" > "$TMP/both.conf"
 SERVE=$!
 wait_until 100 grep -q 'listening on' "$TMP/both.err"
 like "/serve-misc/config/http-listen-keeps-tls" "$(head -n 1 "$TMP/both.err")" "listening on 127.0.0.1:$P, 127.0.0.1:$PH \(plain HTTP\)"
+stop_serve
+
+# --- 10. leaf renewal ---------------------------------------------------------------------------
+# craft_leaf BEFORE AFTER SERIAL: a leaf for $NAME in CAROOT/serve/ (where serve
+# keeps its own), valid from BEFORE seconds ago to AFTER seconds from now,
+# signed by the CA with certtool, so that its life is seconds, not days.
+craft_leaf() {
+	local d=$GBCA_CAROOT/serve
+	mkdir -p "$d"
+	cat > "$TMP/leaf.tmpl" <<-EOF
+	cn = "$NAME"
+	dns_name = "$NAME"
+	serial = $3
+	activation_date = "$(date -u -d "@$(($(date +%s) - $1))" '+%Y-%m-%d %H:%M:%S')"
+	expiration_date = "$(date -u -d "@$(($(date +%s) + $2))" '+%Y-%m-%d %H:%M:%S')"
+	tls_www_server
+	signing_key
+	EOF
+	TZ=UTC certtool --generate-privkey --key-type ecdsa --outfile "$d/$NAME-key.pem" 2>/dev/null &&
+	chmod 600 "$d/$NAME-key.pem" &&
+	TZ=UTC certtool --generate-certificate --load-privkey "$d/$NAME-key.pem" --template "$TMP/leaf.tmpl" \
+		--load-ca-certificate "$ROOT" --load-ca-privkey "$GBCA_CAROOT/rootCA-key.pem" \
+		--outfile "$d/$NAME.pem" >/dev/null 2>&1
+}
+# Two thirds of its life gone at start: serve issues a new leaf before it listens.
+craft_leaf 25 5 4660
+start_serve renew-at-start --user root
+is "/serve-misc/renewal/at-start-new-leaf" "$(served -serial $P $NAME)" "$(openssl x509 -noout -serial -in "$GBCA_CAROOT/serve/$NAME.pem")"
+ok "/serve-misc/renewal/at-start-not-the-old" test "$(served -serial $P $NAME)" != "serial=1234"
+stop_serve
+
+# 10 s into a 30 s life: reused at start, due 20 s into its life (10 s from
+# now), then renewed while serving, with a request in flight across it.
+craft_leaf 10 20 4661
+start_serve renew-running --user root
+is "/serve-misc/renewal/reused-at-start" "$(served -serial $P $NAME)" "serial=1235"
+tls_curl $P '/slowhead?ms=12000' -m 30 -o /dev/null -w '%{http_code}' > "$TMP/renew-inflight" 2>&1 &
+inflight=$!
+renewed() { [ "$(served -serial $P $NAME)" != "serial=1235" ]; }
+ok "/serve-misc/renewal/renewed-while-running" wait_until 300 renewed
+like "/serve-misc/renewal/note" "$(cat "$SERVE_ERR")" "renewal: certificates re-read"
+is "/serve-misc/renewal/serves-the-new-file" "$(served -serial $P $NAME)" "$(openssl x509 -noout -serial -in "$GBCA_CAROOT/serve/$NAME.pem")"
+ok "/serve-misc/renewal/new-leaf-lasts" openssl x509 -noout -checkend $((100 * 86400)) -in "$GBCA_CAROOT/serve/$NAME.pem"
+is "/serve-misc/renewal/new-key-0600" "$(stat -c %a "$GBCA_CAROOT/serve/$NAME-key.pem")" 600
+is "/serve-misc/renewal/verified-after" "$(tls_curl $P /echo -o /dev/null -w '%{http_code}' 2>&1)" 200
+wait "$inflight"
+is "/serve-misc/renewal/in-flight-completes" "$(cat "$TMP/renew-inflight")" 200
+# Not renewed again: the new leaf is due in months.
+sleep 2
+is "/serve-misc/renewal/once" "$(grep -c 'renewal: certificates re-read' "$SERVE_ERR")" 1
 stop_serve
 
 done_testing

@@ -75,7 +75,10 @@ struct gbca_tls {
 	gnutls_priority_t priority;
 	gnutls_certificate_credentials_t creds;
 	gnutls_datum_t ticket_key;
-	uint64_t not_after_min;    /* earliest leaf expiry, seconds since the epoch */
+	/* When the first leaf from CAROOT/serve/ is due for renewal (a third of
+	 * its life left), seconds since the epoch; 0: none is (--cert/--key, or
+	 * leaves that end with the CA, which a new leaf could not outlive). */
+	uint64_t renew_at;
 	gnutls_certificate_credentials_t google_creds;  /* system trust, for --google-passthrough */
 };
 

@@ -248,6 +248,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	sigset_t set;
 	bool stopping = false, failed = false;
 	uint64_t stop_deadline = 0;
+	uint64_t renew_retry = 0;   /* no renewal before this time (one just failed) */
 	int status;
 
 	memset(&m, 0, sizeof(m));
@@ -299,11 +300,15 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 
 	for (;;) {
 		struct timespec wait = { 60, 0 };
+		time_t now = time(NULL);
 		siginfo_t si;
 		int sig;
 
 		if (stopping)
 			wait.tv_sec = 1;
+		else if (tls.renew_at && (uint64_t)now >= renew_retry && tls.renew_at < (uint64_t)now + 60)
+			/* wake up when the leaf is due (at least a second from now) */
+			wait.tv_sec = tls.renew_at > (uint64_t)now ? (time_t)(tls.renew_at - (uint64_t)now) : 1;
 		sig = sigtimedwait(&set, &si, &wait);
 		if (sig == SIGCHLD || sig < 0) {
 			pid_t pid;
@@ -336,11 +341,12 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		} else if (sig < 0 && errno == EAGAIN && cfg->google && !stopping) {
 			resolve_google(cfg->google, true);
 		}
-		if (sig < 0 && errno == EAGAIN && !stopping && !cfg->cert_file[0] && tls.not_after_min) {
-			/* Renew a leaf with less than a third of its life left. */
-			time_t now = time(NULL);
-			if ((uint64_t)now + 30 * 86400 > tls.not_after_min)
-				reload(&m, &tls, "renewal");
+		now = time(NULL);
+		if (!stopping && tls.renew_at && (uint64_t)now >= tls.renew_at && (uint64_t)now >= renew_retry) {
+			/* A third of a leaf's life is left: a new one, new workers. On
+			 * failure the current leaf stays, and we try again in a minute. */
+			if (!reload(&m, &tls, "renewal"))
+				renew_retry = (uint64_t)now + 60;
 		}
 		if (stopping && m.n_workers == 0 && m.n_old == 0)
 			break;

@@ -1,7 +1,8 @@
 /* The proxy's TLS context: the priority cache, the certificate credentials
  * (one leaf per served name, chosen by SNI), and the shared ticket key.
  * Leaves come from --cert/--key, or are issued from CAROOT into
- * CAROOT/serve/ and reused while they have more than a third of their life. */
+ * CAROOT/serve/ and reused while they have more than a third of their life
+ * left; the master renews them when that third begins (renew_at). */
 #include "config.h"
 #include <gbca/ca.h>
 #include <gbca/issue.h>
@@ -28,13 +29,27 @@ const char gbca_tls_priority[] =
 	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
 	"%SERVER_PRECEDENCE";
 
+/* When a leaf is due for renewal: a third of its life before its expiry;
+ * 0 (never) when it ends with the CA, as a new one would too. */
+static uint64_t
+renew_time(gnutls_x509_crt_t crt, const struct gbca_ca *ca)
+{
+	time_t nb = gnutls_x509_crt_get_activation_time(crt);
+	time_t na = gnutls_x509_crt_get_expiration_time(crt);
+
+	if (na >= gnutls_x509_crt_get_expiration_time(ca->crt))
+		return 0;
+	return (uint64_t)(na - (na - nb) / 3);
+}
+
+/* A leaf in CAROOT/serve/ is reused when it names the host, chains to the
+ * CA and is not yet due for renewal; *renew_at is when it will be. */
 static bool
-leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, uint64_t *not_after)
+leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, uint64_t *renew_at)
 {
 	gnutls_datum_t d = { NULL, 0 };
 	gnutls_x509_crt_t crt;
 	unsigned status = 1;
-	time_t now = time(NULL), nb, na;
 	bool ok = false;
 
 	if (gnutls_load_file(cert_path, &d) < 0)
@@ -43,11 +58,8 @@ leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, u
 	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
 	    gnutls_x509_crt_check_hostname(crt, name) &&
 	    gnutls_x509_crt_verify(crt, &ca->crt, 1, 0, &status) >= 0 && status == 0) {
-		nb = gnutls_x509_crt_get_activation_time(crt);
-		na = gnutls_x509_crt_get_expiration_time(crt);
-		/* Renew when less than a third of the life is left. */
-		ok = na - now > (na - nb) / 3;
-		*not_after = (uint64_t)na;
+		*renew_at = renew_time(crt, ca);
+		ok = *renew_at == 0 || (uint64_t)time(NULL) < *renew_at;
 	}
 	gnutls_x509_crt_deinit(crt);
 	gnutls_free(d.data);
@@ -56,7 +68,7 @@ leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, u
 
 static bool
 issue_leaf(const struct gbca_ca *ca, const char *dir, const char *name, const char *cert_path,
-           const char *key_path, uint64_t *not_after, struct gbca_err *err)
+           const char *key_path, uint64_t *renew_at, struct gbca_err *err)
 {
 	struct gbca_name n;
 	struct gbca_leaf_request req = { .names = &n, .n_names = 1, .key_type = GBCA_KEY_P256, .days = GBCA_LEAF_DAYS_MAX };
@@ -89,7 +101,7 @@ issue_leaf(const struct gbca_ca *ca, const char *dir, const char *name, const ch
 	else
 		close(log_fd);
 	log_fd = -1;
-	*not_after = (uint64_t)gnutls_x509_crt_get_expiration_time(leaf.crt);
+	*renew_at = renew_time(leaf.crt, ca);
 	(void)dir;
 	ok = true;
 out:
@@ -145,7 +157,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 	if (!gbca_ca_load(c->caroot, false, &ca, err))
 		goto out_unlock;
 	for (size_t i = 0; i < c->n_names; i++) {
-		uint64_t na = 0;
+		uint64_t renew = 0;
 		gbca_name_file_stem(c->names[i], stem, sizeof(stem));
 		snprintf(file, sizeof(file), "%s.pem", stem);
 		if (!gbca_path_join(cert_path, sizeof(cert_path), dir, file, err))
@@ -153,7 +165,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 		snprintf(file, sizeof(file), "%s-key.pem", stem);
 		if (!gbca_path_join(key_path, sizeof(key_path), dir, file, err))
 			goto out;
-		if (!leaf_usable(cert_path, &ca, c->names[i], &na) || access(key_path, R_OK) != 0) {
+		if (!leaf_usable(cert_path, &ca, c->names[i], &renew) || access(key_path, R_OK) != 0) {
 			if (!have_key) {
 				/* Signing needs the key: reload the CA with it. */
 				gbca_ca_free(&ca);
@@ -162,7 +174,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 				have_key = true;
 			}
 			if (!gbca_mkdir_p(dir, 0700, err) ||
-			    !issue_leaf(&ca, dir, c->names[i], cert_path, key_path, &na, err))
+			    !issue_leaf(&ca, dir, c->names[i], cert_path, key_path, &renew, err))
 				goto out;
 		}
 		ret = gnutls_certificate_set_x509_key_file2(t->creds, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
@@ -170,8 +182,8 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 			gbca_fail(err, "couldn't load %s: %s", cert_path, gnutls_strerror(ret));
 			goto out;
 		}
-		if (t->not_after_min == 0 || na < t->not_after_min)
-			t->not_after_min = na;
+		if (renew && (t->renew_at == 0 || renew < t->renew_at))
+			t->renew_at = renew;
 	}
 	ok = true;
 out:
