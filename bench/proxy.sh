@@ -42,7 +42,7 @@ elif [ -x "$here/../gbca" ]; then
 else
 	die "no gbca binary in . or $here/..; build it (see docs/benchmarks.md) or pass its path"
 fi
-[ -x "$gbca" ] || die "$gbca is not an executable"
+[ -f "$gbca" ] && [ -x "$gbca" ] || die "$gbca is not an executable file"
 gbca=$(cd "$(dirname "$gbca")" && pwd)/$(basename "$gbca")
 
 for tool in nginx:nginx wrk:wrk h2load:nghttp2-client taskset:util-linux \
