@@ -373,7 +373,9 @@ stop_serve
 start_serve hup --user root
 PIDF=$GBCA_CAROOT/serve.pid
 is "/serve-misc/pid-file/master-pid" "$(cat "$PIDF" 2>&1)" "$SERVE"
-tls_curl $P '/slowhead?ms=1500' -o /dev/null -w '%{http_code}' > "$TMP/inflight" 2>&1 &
+# In flight across the reload for longer than --drain-timeout (2 s): the old
+# worker must finish it, as it would a slow generation, not cut it.
+tls_curl $P '/slowhead?ms=3500' -m 10 -o /dev/null -w '%{http_code}' > "$TMP/inflight" 2>&1 &
 inflight=$!
 sleep 0.5
 kill -HUP "$(cat "$PIDF")"

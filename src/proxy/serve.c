@@ -182,9 +182,17 @@ reload(struct master *m, struct gbca_tls *tls, const char *why)
 		memcpy(fresh.ticket_key.data, keep.data, keep.size);
 		fresh.ticket_key.size = keep.size;
 	}
-	for (unsigned i = 0; i < m->n_workers && m->n_old < sizeof(m->old) / sizeof(m->old[0]); i++)
-		m->old[m->n_old++] = m->workers[i];
-	signal_all(m->workers, m->n_workers, SIGTERM);
+	/* The old workers stop accepting and finish their requests (SIGQUIT: up
+	 * to --upstream-timeout, for slow generations). Past the ones we can
+	 * keep track of, after many quick reloads, they get --drain-timeout. */
+	for (unsigned i = 0; i < m->n_workers; i++) {
+		if (m->n_old < sizeof(m->old) / sizeof(m->old[0])) {
+			m->old[m->n_old++] = m->workers[i];
+			kill(m->workers[i], SIGQUIT);
+		} else {
+			kill(m->workers[i], SIGTERM);
+		}
+	}
 	m->n_workers = 0;
 	gbca_tls_free(tls);
 	*tls = fresh;

@@ -1977,11 +1977,21 @@ signal_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 	(void)events;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		/* SIGTERM (the master stops): finish within --drain-timeout.
+		 * SIGQUIT (the master reloaded, new workers serve): finish what is
+		 * in flight, a slow generation included, within --upstream-timeout;
+		 * a SIGTERM later shortens that to --drain-timeout. */
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT) {
-			if (w->draining)
+			unsigned s = si.ssi_signo == SIGQUIT ? w->cfg->upstream_timeout_s : w->cfg->drain_timeout_s;
+			uint64_t deadline = gbca_loop_now(loop) + (uint64_t)s * 1000;
+
+			if (w->draining) {
+				if (deadline < w->drain_deadline)
+					w->drain_deadline = deadline;
 				continue;
+			}
 			w->draining = true;
-			w->drain_deadline = gbca_loop_now(loop) + (uint64_t)w->cfg->drain_timeout_s * 1000;
+			w->drain_deadline = deadline;
 			stop_accepting(w);
 			for (size_t i = 0; i < w->n_lfds; i++) {
 				gbca_loop_del(loop, w->lfds[i]);
