@@ -5,13 +5,14 @@
 #
 # usage: bench/proxy.sh [path-to-gbca]
 #   DURATION=S      seconds of each wrk run (default 10)
+#   KA_RUNS=N       keep-alive runs per proxy, the median reported (default 3)
 #   CONNS=N         connections for the full-handshake run (default 3000)
 #   IDLE=N          idle TLS connections for the memory figure (default 2000)
 #   BENCH_TMPDIR=D  where the scratch folder goes (default /tmp)
 #   KEEP=1          keep the scratch folder (configs, raw tool output, logs)
 # Starts its own upstream (nginx `return 200`), its own nginx proxies and gbca
 # on free loopback ports, all inside the scratch folder, and stops them all on
-# exit. The whole run is cut off after LIMIT seconds (default 290). Needs
+# exit. The whole run is cut off after LIMIT seconds (default 420). Needs
 # nginx, wrk, h2load (nghttp2-client), taskset, python3, openssl, curl and at
 # least 2 CPUs. Run it as root (the proxies run their workers as root).
 set -eu
@@ -20,7 +21,8 @@ NAME=generativelanguage.googleapis.com
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-3000}
 IDLE=${IDLE:-2000}
-LIMIT=${LIMIT:-290}
+LIMIT=${LIMIT:-420}
+KA_RUNS=${KA_RUNS:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 PROXY_CORE=0
 LOAD_CORE=1
@@ -50,11 +52,12 @@ for tool in nginx:nginx wrk:wrk h2load:nghttp2-client taskset:util-linux \
 	command -v "${tool%%:*}" >/dev/null ||
 		die "${tool%%:*} not found; install it (apt-get install ${tool#*:})"
 done
-for v in DURATION CONNS IDLE LIMIT; do
+for v in DURATION CONNS IDLE LIMIT KA_RUNS; do
 	case ${!v} in
 	'' | *[!0-9]*) die "$v must be a whole number, not \"${!v}\"" ;;
 	esac
 done
+[ "$KA_RUNS" -ge 1 ] || die "KA_RUNS must be 1 or more"
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (proxy on core $PROXY_CORE, load on core $LOAD_CORE)"
 [ "$(id -u)" = 0 ] || die "run it as root (the proxies run --user root / user root)"
 # the full-handshake run holds CONNS client sockets, and classic nginx one
@@ -571,17 +574,23 @@ measure() {
 	R[$kind.idle]=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
 	[ "$n" = "$IDLE" ] || note "$kind: only $n of $IDLE idle connections opened"
 
-	note "$kind: keep-alive POSTs"
-	t0=$(cpu_ticks "$WORKER")
-	run "$d/ka.out" "${LOAD[@]}" "${ka[@]}" || die "$kind: wrk failed: $(cat "$d/ka.out")"
-	t1=$(cpu_ticks "$WORKER")
-	out=$d/ka.out
-	n=$(awk '/requests in/ { print $1 }' "$out")
-	R[$kind.ka]=$(us_per $((t1 - t0)) "$n")
+	note "$kind: keep-alive POSTs ($KA_RUNS runs)"
+	local i runs=()
+	for ((i = 1; i <= KA_RUNS; i++)); do
+		t0=$(cpu_ticks "$WORKER")
+		run "$d/ka.$i.out" "${LOAD[@]}" "${ka[@]}" || die "$kind: wrk failed: $(cat "$d/ka.$i.out")"
+		t1=$(cpu_ticks "$WORKER")
+		n=$(awk '/requests in/ { print $1 }' "$d/ka.$i.out")
+		runs+=("$(us_per $((t1 - t0)) "$n") $i")
+	done
+	# the median run gives the figure and its rps and latency; all give the range
+	read -r "R[$kind.ka]" i < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((KA_RUNS + 1) / 2))p")
+	R[$kind.ka_range]=$(printf '%s\n' "${runs[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }')
+	out=$d/ka.$i.out
 	R[$kind.ka_rps]=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$out")
 	R[$kind.ka_p50]=$(awk '$1 == "50%" { print $2 }' "$out")
 	R[$kind.ka_p99]=$(awk '$1 == "99%" { print $2 }' "$out")
-	R[$kind.ka_bad]=$(awk '/Non-2xx|Socket errors/' "$out" | tr -s ' ' | tr '\n' ';')
+	R[$kind.ka_bad]=$(cat "$d"/ka.*.out | awk '/Non-2xx|Socket errors/' | tr -s ' ' | tr '\n' ';')
 
 	note "$kind: full handshakes"
 	t0=$(cpu_ticks "$WORKER")
@@ -650,7 +659,7 @@ proxy worker on core $PROXY_CORE (taskset -c $PROXY_CORE); wrk, h2load, python c
 CPU = utime+stime of the proxy's worker from /proc/PID/stat (CLK_TCK $TCK) around each run
 load average: $load_before before, $load_after after (noisy numbers? rerun on an idle machine)
 
-  keep-alive:   $cmd_ka
+  keep-alive:   $cmd_ka ($KA_RUNS times)
   full TLS:     $cmd_full
   resumed TLS:  $cmd_res
   SSE:          python3 client, $SSE_STREAMS x POST :streamGenerateContent?alt=sse; the upstream sends 5 events 200 ms apart
@@ -660,7 +669,8 @@ load average: $load_before before, $load_after after (noisy numbers? rerun on an
 
 | figure | gbca | nginx tuned | nginx classic | tuned/gbca | classic/gbca |
 |---|---:|---:|---:|---:|---:|
-| keep-alive POST, worker CPU (us/request) | **$(g gbca.ka)** | $(g tuned.ka) | $(g classic.ka) | $(ratio tuned ka) | $(ratio classic ka) |
+| keep-alive POST, worker CPU (us/request), median of $KA_RUNS | **$(g gbca.ka)** | $(g tuned.ka) | $(g classic.ka) | $(ratio tuned ka) | $(ratio classic ka) |
+| keep-alive POST, worker CPU, range of the $KA_RUNS runs | $(g gbca.ka_range) | $(g tuned.ka_range) | $(g classic.ka_range) | | |
 | keep-alive POST, requests/s | $(g gbca.ka_rps) | $(g tuned.ka_rps) | $(g classic.ka_rps) | | |
 | keep-alive POST, latency p50 / p99 | $(g gbca.ka_p50) / $(g gbca.ka_p99) | $(g tuned.ka_p50) / $(g tuned.ka_p99) | $(g classic.ka_p50) / $(g classic.ka_p99) | | |
 | full TLS 1.3 handshake + 1 POST, worker CPU (us/connection) | **$(g gbca.full)** | $(g tuned.full) | $(g classic.full) | $(ratio tuned full) | $(ratio classic full) |

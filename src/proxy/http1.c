@@ -5,25 +5,64 @@
 #include <gbca/http1.h>
 
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
-/* RFC 9110 5.6.2 tchar. */
+/* Character classes, one table lookup per byte on the hot path. The
+ * definitions are the constant expressions below, expanded for all 256. */
+enum { CL_TCHAR = 1, CL_VALUE = 2 };
+/* RFC 9110 5.6.2 tchar */
+#define TCHAR(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || \
+	((c) >= 'A' && (c) <= 'Z') || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || \
+	(c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || \
+	(c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+/* field-vchar, SP, HTAB and obs-text: anything but CTLs other than HTAB */
+#define VALUE(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
+#define CL(c) ((TCHAR(c) ? CL_TCHAR : 0) | (VALUE(c) ? CL_VALUE : 0))
+#define CL4(c) CL(c), CL((c) + 1), CL((c) + 2), CL((c) + 3)
+#define CL16(c) CL4(c), CL4((c) + 4), CL4((c) + 8), CL4((c) + 12)
+#define CL64(c) CL16(c), CL16((c) + 16), CL16((c) + 32), CL16((c) + 48)
+static const unsigned char char_class[256] = { CL64(0), CL64(64), CL64(128), CL64(192) };
+#undef CL64
+#undef CL16
+#undef CL4
+#undef CL
+#undef VALUE
+#undef TCHAR
+
 static inline bool
 is_tchar(unsigned char c)
 {
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-	case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-		return true;
-	}
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return char_class[c] & CL_TCHAR;
 }
 
-/* field-vchar, SP, HTAB and obs-text: anything but CTLs other than HTAB. */
 static inline bool
 is_value_char(unsigned char c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return char_class[c] & CL_VALUE;
+}
+
+/* The index of the first byte of s[0 .. n) that may not be in a field value,
+ * or n. Eight bytes at a time while they are all plain printable ASCII or
+ * obs-text: no byte below 0x20 (which takes in HTAB, checked one by one) and
+ * none equal to 0x7f. */
+static size_t
+bad_value_byte(const unsigned char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, del;
+		memcpy(&x, s + i, 8);
+		del = x ^ (ones * 0x7f);
+		if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs))
+			break;
+	}
+	for (; i < n; i++)
+		if (!is_value_char(s[i]))
+			return i;
+	return n;
 }
 
 /* RFC 9110 5.6.4 qdtext. */
@@ -186,10 +225,11 @@ http1_head_end(const char *buf, size_t len, size_t *scanned)
 
 /* Splits off the next line of buf[*pos .. head_len): its content (without
  * CRLF) is buf[*start .. *start + *n). Returns 1 for a line, 0 for the empty
- * line, -1 for a line that does not end in CRLF or holds a lone CR. */
+ * line, -1 for a line that does not end in CRLF or (unless the caller checks
+ * every byte itself, as parse_field_line does) holds a lone CR. */
 static int
 next_line(const char *buf, size_t head_len, size_t *pos, size_t *start, size_t *n,
-          const char **why)
+          bool caller_checks_cr, const char **why)
 {
 	const char *p = buf + *pos;
 	const char *lf = memchr(p, '\n', head_len - *pos);
@@ -205,7 +245,7 @@ next_line(const char *buf, size_t head_len, size_t *pos, size_t *start, size_t *
 		return -1;
 	}
 	len = (size_t)(lf - 1 - p);
-	if (memchr(p, '\r', len) != NULL) {
+	if (!caller_checks_cr && memchr(p, '\r', len) != NULL) {
 		*why = "CR not followed by LF in head";
 		return -1;
 	}
@@ -250,31 +290,30 @@ static bool
 note_field(const char *buf, const struct http1_header *h, int index, struct fields *f,
            const char **why)
 {
+	/* by length, the only name each could be */
 	static const char *const special[] = {
 		"content-length", "transfer-encoding", "host", "connection", "upgrade", "expect",
 	};
 	const char *name = buf + h->name.off;
-	int which = -1;
+	int which, m;
 
-	/* The first letters rule out most fields cheaply. */
-	switch (lower((unsigned char)name[0])) {
-	case 'c': case 't': case 'h': case 'u': case 'e':
-		break;
-	default:
+	switch (h->name.len) {
+	case 14: which = 0; break;
+	case 17: which = 1; break;
+	case 4: which = 2; break;
+	case 10: which = 3; break;
+	case 7: which = 4; break;
+	case 6: which = 5; break;
+	default: return true;
+	}
+	m = name_match(name, h->name.len, special[which]);
+	if (m == 2) {
+		/* CGI-style servers map '_' and '-' alike: a second Content-Length */
+		*why = "underscore in the name of a framing header";
+		return false;
+	}
+	if (m == 0)
 		return true;
-	}
-	for (int i = 0; i < (int)(sizeof(special) / sizeof(special[0])); i++) {
-		int m = name_match(name, h->name.len, special[i]);
-		if (m == 2) {
-			/* CGI-style servers map '_' and '-' alike: a second Content-Length */
-			*why = "underscore in the name of a framing header";
-			return false;
-		}
-		if (m == 1) {
-			which = i;
-			break;
-		}
-	}
 	switch (which) {
 	case 0:
 		f->n_length++;
@@ -347,6 +386,7 @@ parse_field_line(const char *buf, size_t start, size_t n, struct http1_header *h
 	if (s[i] != ':') {
 		/* RFC 9112 5.1: whitespace before the colon is a 400 */
 		*why = is_ows(s[i]) ? "whitespace between header name and colon"
+		     : s[i] == '\r' ? "CR not followed by LF in head"
 		                    : "bad character in header name";
 		return false;
 	}
@@ -359,11 +399,12 @@ parse_field_line(const char *buf, size_t start, size_t n, struct http1_header *h
 	while (i < n && is_ows(s[i]))
 		i++;
 	vs = i;
-	for (; i < n; i++)
-		if (!is_value_char(s[i])) {
-			*why = "control character in header value";
-			return false;
-		}
+	i += bad_value_byte(s + i, n - i);
+	if (i < n) {
+		/* next_line left lone CRs in field lines to this check */
+		*why = s[i] == '\r' ? "CR not followed by LF in head" : "control character in header value";
+		return false;
+	}
 	ve = n;
 	while (ve > vs && is_ows(s[ve - 1]))
 		ve--;
@@ -383,7 +424,7 @@ parse_fields(const char *buf, size_t head_len, size_t pos, struct http1_header *
 	f->length = f->te = f->host = -1;
 	for (;;) {
 		size_t start, len;
-		int rc = next_line(buf, head_len, &pos, &start, &len, why);
+		int rc = next_line(buf, head_len, &pos, &start, &len, true, why);
 
 		if (rc < 0)
 			return 400;
@@ -571,7 +612,7 @@ http1_parse_request(const char *buf, size_t head_len, struct http1_request *r,
 		return fail(why, "head too large", 431);
 	if (memchr(buf, '\0', head_len) != NULL)
 		return fail(why, "NUL in head", 400);
-	rc = next_line(buf, head_len, &pos, &start, &len, why);
+	rc = next_line(buf, head_len, &pos, &start, &len, false, why);
 	if (rc < 0)
 		return 400;
 	if (rc == 0)
@@ -667,7 +708,7 @@ http1_parse_response(const char *buf, size_t head_len, bool head_request,
 		return fail(why, "response head too large", 502);
 	if (memchr(buf, '\0', head_len) != NULL)
 		return fail(why, "NUL in response head", 502);
-	rc = next_line(buf, head_len, &pos, &start, &len, why);
+	rc = next_line(buf, head_len, &pos, &start, &len, false, why);
 	if (rc < 0)
 		return 502;
 	if (rc == 0)
