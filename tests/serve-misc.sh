@@ -389,6 +389,25 @@ is "/serve-misc/sighup/one-worker-left" "$(wait_until 50 test "$(children "$SERV
 stop_serve; _tap_result $? "/serve-misc/pid-file/sigterm-stops"
 ok "/serve-misc/pid-file/removed" test ! -e "$PIDF"
 
+# An old worker finishing a slow request after SIGHUP still stops within
+# --drain-timeout (2 s) once the master gets SIGTERM.
+start_serve hup-term --user root
+tls_curl $P '/slowhead?ms=20000' -m 30 -o /dev/null -w '%{http_code}' > "$TMP/inflight-term" 2>&1 &
+inflight=$!
+sleep 0.5
+kill -HUP "$SERVE"
+wait_until 30 grep -q 're-read' "$SERVE_ERR"
+kill -TERM "$SERVE"
+t0=$(date +%s)
+wait_until 80 no_gbca_left
+is "/serve-misc/sighup/then-sigterm-all-gone" "$(gbca_pids | wc -l)" 0
+ok "/serve-misc/sighup/then-sigterm-within-drain" test $(($(date +%s) - t0)) -le 6
+wait "$inflight"
+isnt_200=$(cat "$TMP/inflight-term")
+ok "/serve-misc/sighup/then-sigterm-cuts-the-slow-request" test "$isnt_200" != 200
+wait "$SERVE" 2>/dev/null
+SERVE=
+
 # --- 9. the workers' user ------------------------------------------------------------------------
 NOBODY="$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
 start_serve user-default
