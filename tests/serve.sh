@@ -298,6 +298,59 @@ def many(n):
     assert not errors, "%d failed, first: %s" % (len(errors), errors[0])
     print("%s connections x 2 requests in %.1f s" % (n, time.monotonic() - start))
 
+def read_response(s, buf):
+    """One response with a Content-Length body from s (buf: bytes already read);
+    returns (status line, body, the bytes after it)."""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        assert d, "closed before a whole head: %r" % buf
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    n = 0
+    for l in lines[1:]:
+        k, _, v = l.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(rest) < n:
+        d = s.recv(65536)
+        assert d, "closed inside a body"
+        rest += d
+    return lines[0].decode(), rest[:n], rest[n:]
+
+def expect100():
+    """Expect: 100-continue: the 100 must come through before any body byte is
+    sent (curl would give up waiting after 1 s and hide a missing 100)."""
+    body = b'{"contents":[{"parts":[{"text":"Hi"}]}]}'
+    s = connect()
+    s.sendall(b"POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
+              b"Expect: 100-continue\r\nX-Case: expect\r\n\r\n" % (NAME.encode(), len(body)))
+    s.settimeout(3)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        assert d, "closed before the 100"
+        buf += d
+    first, _, buf = buf.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 100"), first
+    s.sendall(body)
+    status, got, _ = read_response(s, buf)
+    assert status.startswith("HTTP/1.1 200"), status
+    assert json.loads(got)["length"] == len(body), got
+    print("100 then 200")
+
+def pipeline():
+    """Three requests in one write: three answers, in order, on one connection."""
+    s = connect()
+    s.sendall(b"".join(b"GET /echo?pipe=%d HTTP/1.1\r\nHost: %s\r\nX-Case: pipe\r\n\r\n"
+                       % (i, NAME.encode()) for i in range(3)))
+    buf, targets = b"", []
+    for _ in range(3):
+        status, body, buf = read_response(s, buf)
+        assert status.startswith("HTTP/1.1 200"), status
+        targets.append(json.loads(body)["target"])
+    print(" ".join(targets))
+
 def idleclose(n, pause):
     """N requests on one connection, PAUSE s apart; the upstream closes each of
     its connections 100 ms after an answer: every request must still get 200."""
@@ -330,6 +383,10 @@ elif mode == "many":
     many(*args)
 elif mode == "idleclose":
     idleclose(*args)
+elif mode == "expect100":
+    expect100()
+elif mode == "pipeline":
+    pipeline()
 EOF
 client() { "$PY" "$TMP/client.py" "$@"; }
 
@@ -403,6 +460,9 @@ is "/serve/keepalive/one-upstream-connection" "$(recq ka 'len({e["conn"] for e i
 # 5 s): a pooled connection it closed must never be used (a 502 to the client).
 is "/serve/keepalive/upstream-idle-close" "$(client idleclose 4 0.3 2>&1)" "4 requests, 200 each"
 is "/serve/keepalive/upstream-idle-close-new-connections" "$(recq idleclose 'len({e["conn"] for e in rs})')" 4
+is "/serve/keepalive/pipelined-in-order" "$(client pipeline 2>&1)" "/echo?pipe=0 /echo?pipe=1 /echo?pipe=2"
+is "/serve/expect-100-continue" "$(client expect100 2>&1)" "100 then 200"
+is "/serve/expect-100-continue-forwarded" "$(recq expect 'h("expect")')" '["100-continue"]'
 
 alive "the forwarding cases"
 # --- streaming ---------------------------------------------------------------
