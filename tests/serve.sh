@@ -463,6 +463,12 @@ is "/serve/keepalive/upstream-idle-close-new-connections" "$(recq idleclose 'len
 is "/serve/keepalive/pipelined-in-order" "$(client pipeline 2>&1)" "/echo?pipe=0 /echo?pipe=1 /echo?pipe=2"
 is "/serve/expect-100-continue" "$(client expect100 2>&1)" "100 then 200"
 is "/serve/expect-100-continue-forwarded" "$(recq expect 'h("expect")')" '["100-continue"]'
+# HEAD: the length of a body that is not sent; the proxy must not wait for it.
+out=$(curl -sS -m 5 -I -w '%{http_code} %{num_connects} ' -o /dev/null -o /dev/null \
+	"$BASE/download?bytes=1000000&seed=h" "$BASE/download?bytes=1000000&seed=h" 2>&1)
+is "/serve/head/keep-alive-no-body" "$out" "200 1 200 0 "
+like "/serve/head/length-kept" "$(curl -sS -m 5 -I "$BASE/download?bytes=1000000&seed=h" 2>&1 | tr -d '\r')" \
+	"^[Cc]ontent-[Ll]ength: 1000000$"
 
 alive "the forwarding cases"
 # --- streaming ---------------------------------------------------------------
