@@ -8,14 +8,8 @@
 # untouched.
 
 # Re-run inside a private mount namespace before anything else.
-if [ -z "${GBCA_IN_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
-		echo "1..0 # SKIP needs root and a private mount namespace"
-		exit 0
-	fi
-	exec unshare -m env GBCA_IN_NS=1 bash "$0" "$@"
-fi
+. "$srcdir/tests/ns.sh"
+in_namespaces -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need update-ca-certificates curl gnutls-serv node openssl certutil setpriv python3

@@ -6,7 +6,7 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = GBCA='$(abs_top_builddir)/gbca'; srcdir='$(abs_top_srcdir)'; builddir='$(abs_top_builddir)'; export GBCA srcdir builddir;
 
-EXTRA_DIST += tests/lib.sh
+EXTRA_DIST += tests/lib.sh tests/ns.sh
 TESTS += tests/install.sh tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/up.sh
 EXTRA_DIST += tests/install.sh tests/cli.sh tests/interop.sh tests/constraints.sh tests/trust-system.sh tests/trust-user.sh tests/trust-p11kit.sh tests/serve-passthrough.sh tests/serve.sh tests/upstream.py tests/up.sh
 noinst_LIBRARIES += libtap.a

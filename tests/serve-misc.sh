@@ -7,14 +7,8 @@
 # private network namespace, on high ports.
 
 # Re-run inside private network and mount namespaces before anything else.
-if [ -z "${GBCA_IN_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! unshare -n -m true 2>/dev/null; then
-		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
-		echo "1..0 # SKIP needs root and private network and mount namespaces"
-		exit 0
-	fi
-	exec unshare -n -m env GBCA_IN_NS=1 bash "$0" "$@"
-fi
+. "$srcdir/tests/ns.sh"
+in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 # serve reads these; each case says what it wants.

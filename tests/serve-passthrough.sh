@@ -7,14 +7,8 @@
 # copy of the system store) listens. A request with a Google API key goes to
 # the real Google, verified; without --google-passthrough it gets 508; a
 # "Google" the system does not trust gets 502.
-if [ -z "${GBCA_IN_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! unshare -n -m true 2>/dev/null; then
-		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
-		echo "1..0 # SKIP needs root and private namespaces"
-		exit 0
-	fi
-	exec unshare -n -m env GBCA_IN_NS=1 bash "$0" "$@"
-fi
+. "$srcdir/tests/ns.sh"
+in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need ip curl update-ca-certificates python3 certtool

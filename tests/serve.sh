@@ -6,14 +6,8 @@
 # update-ca-certificates on private copies. The machine is untouched.
 
 # Re-run inside private network and mount namespaces before anything else.
-if [ -z "${GBCA_IN_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! unshare -n -m true 2>/dev/null; then
-		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
-		echo "1..0 # SKIP needs root and private network and mount namespaces"
-		exit 0
-	fi
-	exec unshare -n -m env GBCA_IN_NS=1 bash "$0" "$@"
-fi
+. "$srcdir/tests/ns.sh"
+in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 # serve reads these too; the test says everything with flags.

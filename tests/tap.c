@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TAP_MAX 256
@@ -61,6 +62,47 @@ tap_tmpdir(void)
 		}
 	}
 	return tmpdir;
+}
+
+const char *
+tap_path(const char *fmt, ...)
+{
+	static char buf[8][1024];
+	static int i;
+	char rel[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), rel);
+	return buf[i];
+}
+
+const char *
+tap_capture(int *status, const char *fmt, ...)
+{
+	static char buf[4][256 * 1024];
+	static int i;
+	char cmd[4096];
+	va_list ap;
+	FILE *p;
+	size_t n;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	i = (i + 1) % 4;
+	if ((p = popen(cmd, "r")) == NULL)
+		tap_fail(__FILE__, __LINE__, "popen %s", cmd);
+	n = fread(buf[i], 1, sizeof(buf[i]) - 1, p);
+	buf[i][n] = '\0';
+	st = pclose(p);
+	if (status)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return buf[i];
 }
 
 int

@@ -32,5 +32,10 @@ void tap_fail(const char *file, int line, const char *fmt, ...)
 
 /* A fresh private directory for the current case, removed after it. */
 const char *tap_tmpdir(void);
+/* tap_tmpdir()/FMT...: a path in it, good until 8 more calls. */
+const char *tap_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The standard output of `sh -c FMT...` (up to 256 KiB, good until 4 more
+ * calls); *status (if not NULL) gets its exit status, -1 if it did not exit. */
+const char *tap_capture(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -16,16 +16,6 @@
 
 static struct gbca_err err;
 
-static const char *
-sub(const char *name)
-{
-	static char buf[4][512];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), name);
-	return buf[i];
-}
-
 static void
 make_ca(const char *dir, enum gbca_key_type kt, bool constrained, struct gbca_ca *ca)
 {
@@ -99,7 +89,7 @@ check_root(enum gbca_key_type kt, gnutls_digest_algorithm_t dig)
 	time_t span;
 	struct stat st;
 
-	make_ca(sub("ca"), kt, true, &ca);
+	make_ca(tap_path("ca"), kt, true, &ca);
 	assert_int_eq(gnutls_x509_crt_get_basic_constraints(ca.crt, &critical, &ca_flag, &pathlen), 1);
 	assert_true(critical);
 	assert_int_eq(pathlen, 0);
@@ -119,9 +109,9 @@ check_root(enum gbca_key_type kt, gnutls_digest_algorithm_t dig)
 	assert_int_eq(gnutls_sign_get_hash_algorithm(gnutls_x509_crt_get_signature_algorithm(ca.crt)), dig);
 	assert_true(ca.constrained);
 	assert_int_eq(ca.n_permitted, 6);
-	assert_int_eq(stat(sub("ca/rootCA-key.pem"), &st), 0);
+	assert_int_eq(stat(tap_path("ca/rootCA-key.pem"), &st), 0);
 	assert_int_eq(st.st_mode & 07777, 0400);
-	assert_int_eq(stat(sub("ca/rootCA.pem"), &st), 0);
+	assert_int_eq(stat(tap_path("ca/rootCA.pem"), &st), 0);
 	assert_int_eq(st.st_mode & 07777, 0644);
 	/* self-signed and valid on its own */
 	unsigned status = 1;
@@ -143,7 +133,7 @@ test_root_constraints(void)
 	gnutls_datum_t name;
 	char buf[300];
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gnutls_x509_name_constraints_init(&nc);
 	assert_true(gnutls_x509_crt_get_name_constraints(ca.crt, nc, 0, &critical) >= 0);
 	assert_true(critical);
@@ -166,7 +156,7 @@ test_root_unconstrained(void)
 	gnutls_x509_name_constraints_t nc;
 	unsigned critical;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, false, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, false, &ca);
 	assert_false(ca.constrained);
 	gnutls_x509_name_constraints_init(&nc);
 	assert_int_eq(gnutls_x509_crt_get_name_constraints(ca.crt, nc, 0, &critical), GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
@@ -185,8 +175,8 @@ test_root_permit(void)
 
 	assert_true(gbca_subtree_parse(".example.test", &extra[0], &err));
 	assert_true(gbca_subtree_parse("10.0.0.0/8", &extra[1], &err));
-	mkdir(sub("ca"), 0700);
-	assert_true(gbca_ca_create(sub("ca"), &o, &ca, backup, sizeof(backup), &err));
+	mkdir(tap_path("ca"), 0700);
+	assert_true(gbca_ca_create(tap_path("ca"), &o, &ca, backup, sizeof(backup), &err));
 	assert_int_eq(ca.n_permitted, 8);
 	assert_true(gbca_name_parse("a.example.test", &n, &err));
 	assert_true(gbca_ca_allows(&ca, &n, &err));
@@ -206,13 +196,13 @@ test_refuse_overwrite(void)
 	size_t l1 = sizeof(before), l2 = sizeof(after);
 	char backup[512];
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gnutls_x509_crt_get_fingerprint(ca.crt, GNUTLS_DIG_SHA256, before, &l1);
-	assert_false(gbca_ca_create(sub("ca"), &o, &again, backup, sizeof(backup), &err));
+	assert_false(gbca_ca_create(tap_path("ca"), &o, &again, backup, sizeof(backup), &err));
 	assert_str_contains(err.msg, "already exists");
 	assert_str_contains(err.msg, "--force");
 	gbca_ca_free(&ca);
-	assert_true(gbca_ca_load(sub("ca"), true, &ca, &err));
+	assert_true(gbca_ca_load(tap_path("ca"), true, &ca, &err));
 	gnutls_x509_crt_get_fingerprint(ca.crt, GNUTLS_DIG_SHA256, after, &l2);
 	assert_true(memcmp(before, after, 32) == 0);
 	gbca_ca_free(&ca);
@@ -226,8 +216,8 @@ test_force_backup(void)
 	char backup[512], p[600];
 	struct stat st;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
-	assert_true(gbca_ca_create(sub("ca"), &o, &again, backup, sizeof(backup), &err));
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
+	assert_true(gbca_ca_create(tap_path("ca"), &o, &again, backup, sizeof(backup), &err));
 	assert_true(strstr(backup, "/backup-") != NULL);
 	snprintf(p, sizeof(p), "%s/rootCA-key.pem", backup);
 	assert_int_eq(stat(p, &st), 0);
@@ -238,7 +228,7 @@ test_force_backup(void)
 	gbca_ca_free(&ca);
 	gbca_ca_free(&again);
 	/* the live CA is the new one */
-	assert_true(gbca_ca_load(sub("ca"), true, &ca, &err));
+	assert_true(gbca_ca_load(tap_path("ca"), true, &ca, &err));
 	gbca_ca_free(&ca);
 }
 
@@ -246,7 +236,7 @@ static void
 test_load_missing(void)
 {
 	struct gbca_ca ca;
-	assert_false(gbca_ca_load(sub("nothing"), true, &ca, &err));
+	assert_false(gbca_ca_load(tap_path("nothing"), true, &ca, &err));
 	assert_str_contains(err.msg, "gbca init");
 }
 
@@ -254,10 +244,10 @@ static void
 test_load_corrupt(void)
 {
 	struct gbca_ca ca;
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gbca_ca_free(&ca);
-	assert_true(gbca_save_file(sub("ca/rootCA.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 60, 0644, &err));
-	assert_false(gbca_ca_load(sub("ca"), true, &ca, &err));
+	assert_true(gbca_save_file(tap_path("ca/rootCA.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 60, 0644, &err));
+	assert_false(gbca_ca_load(tap_path("ca"), true, &ca, &err));
 	assert_str_contains(err.msg, "damaged");
 	assert_str_contains(err.msg, "rootCA.pem");
 }
@@ -266,10 +256,10 @@ static void
 test_load_corrupt_key(void)
 {
 	struct gbca_ca ca;
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gbca_ca_free(&ca);
-	assert_true(gbca_save_file(sub("ca/rootCA-key.pem"), "garbage", 7, 0400, &err));
-	assert_false(gbca_ca_load(sub("ca"), true, &ca, &err));
+	assert_true(gbca_save_file(tap_path("ca/rootCA-key.pem"), "garbage", 7, 0400, &err));
+	assert_false(gbca_ca_load(tap_path("ca"), true, &ca, &err));
 	assert_str_contains(err.msg, "rootCA-key.pem");
 }
 
@@ -277,13 +267,13 @@ static void
 test_load_bad_perms(void)
 {
 	struct gbca_ca ca;
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gbca_ca_free(&ca);
-	assert_int_eq(chmod(sub("ca/rootCA-key.pem"), 0644), 0);
-	assert_false(gbca_ca_load(sub("ca"), true, &ca, &err));
+	assert_int_eq(chmod(tap_path("ca/rootCA-key.pem"), 0644), 0);
+	assert_false(gbca_ca_load(tap_path("ca"), true, &ca, &err));
 	assert_str_contains(err.msg, "chmod 400");
 	/* the certificate alone is public and loads */
-	assert_true(gbca_ca_load(sub("ca"), false, &ca, &err));
+	assert_true(gbca_ca_load(tap_path("ca"), false, &ca, &err));
 	gbca_ca_free(&ca);
 }
 
@@ -292,13 +282,13 @@ test_load_mismatch(void)
 {
 	struct gbca_ca a, b;
 	char cmd[1200];
-	make_ca(sub("a"), GBCA_KEY_P256, true, &a);
-	make_ca(sub("b"), GBCA_KEY_P256, true, &b);
+	make_ca(tap_path("a"), GBCA_KEY_P256, true, &a);
+	make_ca(tap_path("b"), GBCA_KEY_P256, true, &b);
 	gbca_ca_free(&a);
 	gbca_ca_free(&b);
-	snprintf(cmd, sizeof(cmd), "cp -f %s %s", sub("b/rootCA-key.pem"), sub("a/rootCA-key.pem"));
+	snprintf(cmd, sizeof(cmd), "cp -f %s %s", tap_path("b/rootCA-key.pem"), tap_path("a/rootCA-key.pem"));
 	assert_int_eq(system(cmd), 0);
-	assert_false(gbca_ca_load(sub("a"), true, &a, &err));
+	assert_false(gbca_ca_load(tap_path("a"), true, &a, &err));
 	assert_str_contains(err.msg, "does not belong");
 }
 
@@ -309,13 +299,13 @@ test_import(void)
 	struct gbca_ca_options o = { .import_cert = NULL };
 	char backup[512], cert[512], key[512];
 
-	make_ca(sub("a"), GBCA_KEY_P384, false, &a);
-	snprintf(cert, sizeof(cert), "%s", sub("a/rootCA.pem"));
-	snprintf(key, sizeof(key), "%s", sub("a/rootCA-key.pem"));
+	make_ca(tap_path("a"), GBCA_KEY_P384, false, &a);
+	snprintf(cert, sizeof(cert), "%s", tap_path("a/rootCA.pem"));
+	snprintf(key, sizeof(key), "%s", tap_path("a/rootCA-key.pem"));
 	o.import_cert = cert;
 	o.import_key = key;
-	mkdir(sub("b"), 0700);
-	assert_true(gbca_ca_create(sub("b"), &o, &b, backup, sizeof(backup), &err));
+	mkdir(tap_path("b"), 0700);
+	assert_true(gbca_ca_create(tap_path("b"), &o, &b, backup, sizeof(backup), &err));
 	assert_true(gnutls_x509_crt_equals(a.crt, b.crt));
 	gbca_ca_free(&b);
 	/* a leaf is not a CA and can't be imported */
@@ -324,11 +314,11 @@ test_import(void)
 	issue(&a, n1, GBCA_KEY_P256, false, &leaf);
 	gnutls_datum_t pem;
 	assert_true(gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &pem) >= 0);
-	assert_true(gbca_save_file(sub("leaf.pem"), pem.data, pem.size, 0644, &err));
+	assert_true(gbca_save_file(tap_path("leaf.pem"), pem.data, pem.size, 0644, &err));
 	gnutls_free(pem.data);
-	snprintf(cert, sizeof(cert), "%s", sub("leaf.pem"));
-	mkdir(sub("c"), 0700);
-	assert_false(gbca_ca_create(sub("c"), &o, &b, backup, sizeof(backup), &err));
+	snprintf(cert, sizeof(cert), "%s", tap_path("leaf.pem"));
+	mkdir(tap_path("c"), 0700);
+	assert_false(gbca_ca_create(tap_path("c"), &o, &b, backup, sizeof(backup), &err));
 	assert_str_contains(err.msg, "not a CA");
 	gbca_leaf_free(&leaf);
 	gbca_ca_free(&a);
@@ -347,7 +337,7 @@ check_leaf(enum gbca_key_type kt, bool rsa)
 	unsigned char ski[64], aki[64];
 	size_t skil = sizeof(ski), akil = sizeof(aki);
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	issue(&ca, in, kt, false, &leaf);
 	gnutls_x509_crt_t crt = reparse(leaf.crt);
 	assert_int_eq(gnutls_x509_crt_get_basic_constraints(crt, &critical, NULL, &pathlen), 0);
@@ -401,7 +391,7 @@ test_leaf_client_email(void)
 	size_t len;
 	unsigned critical;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	issue(&ca, in, GBCA_KEY_P256, true, &leaf);
 	len = sizeof(buf);
 	assert_true(gnutls_x509_crt_get_key_purpose_oid(leaf.crt, 0, buf, &len, &critical) >= 0);
@@ -421,7 +411,7 @@ test_outside_constraints(void)
 	struct gbca_ca ca;
 	struct gbca_leaf leaf;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	r.n_names = parse_names(in);
 	assert_false(gbca_issue_leaf(&ca, &r, &leaf, &err));
 	assert_str_contains(err.msg, "\"example.com\" is outside");
@@ -440,7 +430,7 @@ test_outside_constraints(void)
 	assert_false(gbca_issue_leaf(&ca, &r, &leaf, &err));
 	gbca_ca_free(&ca);
 	/* an unconstrained root signs anything */
-	make_ca(sub("free"), GBCA_KEY_P256, false, &ca);
+	make_ca(tap_path("free"), GBCA_KEY_P256, false, &ca);
 	r.n_names = parse_names(in);
 	assert_true(gbca_issue_leaf(&ca, &r, &leaf, &err));
 	gbca_leaf_free(&leaf);
@@ -455,7 +445,7 @@ test_days_range(void)
 	struct gbca_ca ca;
 	struct gbca_leaf leaf;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	r.n_names = parse_names(in);
 	r.days = 0;
 	assert_false(gbca_issue_leaf(&ca, &r, &leaf, &err));
@@ -501,9 +491,9 @@ test_csr(void)
 	unsigned char a[64], b[64];
 	size_t al = sizeof(a), bl = sizeof(b);
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
-	write_csr(sub("req.der"), "api.localhost", false);
-	assert_true(gbca_csr_load(sub("req.der"), &csr, &csr_names, &n, &err));
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
+	write_csr(tap_path("req.der"), "api.localhost", false);
+	assert_true(gbca_csr_load(tap_path("req.der"), &csr, &csr_names, &n, &err));
 	assert_int_eq(n, 1);
 	assert_str_eq(csr_names[0].text, "api.localhost");
 	struct gbca_leaf_request r = { .names = csr_names, .n_names = n, .days = 30, .csr = csr };
@@ -516,8 +506,8 @@ test_csr(void)
 	gnutls_x509_crq_deinit(csr);
 	free(csr_names);
 	/* a CSR for a name outside the constraints is refused */
-	write_csr(sub("evil.der"), "evil.test", false);
-	assert_true(gbca_csr_load(sub("evil.der"), &csr, &csr_names, &n, &err));
+	write_csr(tap_path("evil.der"), "evil.test", false);
+	assert_true(gbca_csr_load(tap_path("evil.der"), &csr, &csr_names, &n, &err));
 	r.names = csr_names;
 	r.csr = csr;
 	assert_false(gbca_issue_leaf(&ca, &r, &leaf, &err));
@@ -533,11 +523,11 @@ test_csr_bad_signature(void)
 	size_t n;
 	gnutls_x509_crq_t csr;
 
-	write_csr(sub("bad.der"), "api.localhost", true);
-	assert_false(gbca_csr_load(sub("bad.der"), &csr, &csr_names, &n, &err));
+	write_csr(tap_path("bad.der"), "api.localhost", true);
+	assert_false(gbca_csr_load(tap_path("bad.der"), &csr, &csr_names, &n, &err));
 	assert_str_contains(err.msg, "does not verify");
-	assert_true(gbca_save_file(sub("junk"), "junk", 4, 0644, &err));
-	assert_false(gbca_csr_load(sub("junk"), &csr, &csr_names, &n, &err));
+	assert_true(gbca_save_file(tap_path("junk"), "junk", 4, 0644, &err));
+	assert_false(gbca_csr_load(tap_path("junk"), &csr, &csr_names, &n, &err));
 	assert_str_contains(err.msg, "not a valid certificate signing request");
 }
 
@@ -550,7 +540,7 @@ test_pkcs12(void)
 	gnutls_datum_t der;
 	gnutls_pkcs12_t p12;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	issue(&ca, in, GBCA_KEY_P256, false, &leaf);
 	assert_true(gbca_leaf_pkcs12(&leaf, "localhost", "changeit", &der, &err));
 	gnutls_pkcs12_init(&p12);
@@ -582,15 +572,15 @@ test_ledger(void)
 	char line[9000];
 	int fd;
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	issue(&ca, in, GBCA_KEY_P256, false, &leaf);
 	assert_true(gbca_ledger_entry_from(leaf.crt, names, 2, "/x/localhost+1.pem", &e, &err));
 	assert_str_eq(e.names, "localhost ::1");
 	assert_int_eq(strlen(e.serial), 40);
 	assert_int_eq(strlen(e.sha256), 64);
-	assert_true(gbca_ledger_open(sub("ca"), &fd, &err));
+	assert_true(gbca_ledger_open(tap_path("ca"), &fd, &err));
 	assert_true(gbca_ledger_append(fd, &e, &err));
-	FILE *f = fopen(sub("ca/issued.log"), "r");
+	FILE *f = fopen(tap_path("ca/issued.log"), "r");
 	assert_true(f != NULL);
 	assert_true(fgets(line, sizeof(line), f) != NULL);
 	fclose(f);
@@ -615,7 +605,7 @@ test_der_serial(void)
 	unsigned char s[20];
 	size_t len = sizeof(s);
 
-	make_ca(sub("ca"), GBCA_KEY_P256, true, &ca);
+	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	assert_true(gbca_der_cert_serial(ca.crt, &der, &err));
 	assert_true(gnutls_x509_crt_get_serial(ca.crt, s, &len) >= 0);
 	assert_int_eq(der.size, 22);

@@ -14,16 +14,6 @@
 static struct gbca_err err;
 static char report[4096];
 
-static char *
-path(const char *name)
-{
-	static char buf[4][512];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), name);
-	return buf[i];
-}
-
 static void
 put(const char *p, const char *data, size_t len)
 {
@@ -66,7 +56,7 @@ set(const char *p, const char *const *names, size_t n, bool on, bool ipv6, bool 
 static void
 round_trip(const char *original, size_t len, bool ipv6)
 {
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	size_t got_len;
 	char *got;
 
@@ -114,7 +104,7 @@ static void
 test_crlf(void)
 {
 	static const char f[] = "127.0.0.1 localhost\r\n# comment\r\n10.1.2.3 db\r\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	char *got;
 
 	round_trip(f, strlen(f), true);
@@ -129,7 +119,7 @@ test_crlf(void)
 static void
 test_empty_file(void)
 {
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	size_t len;
 
 	round_trip("", 0, true);
@@ -143,14 +133,14 @@ test_empty_file(void)
 static void
 test_missing_file(void)
 {
-	const char *p = path("none");
+	const char *p = tap_path("none");
 
 	assert_false(set(p, NULL, 0, true, true, false));
 	assert_int_eq(errno, ENOENT);
 	assert_str_contains(err.msg, "does not exist");
 	assert_str_eq(report, "");
 	assert_true(access(p, F_OK) < 0);
-	assert_true(access(path("none" GBCA_HOSTS_BACKUP_SUFFIX), F_OK) < 0);
+	assert_true(access(tap_path("none" GBCA_HOSTS_BACKUP_SUFFIX), F_OK) < 0);
 	assert_false(set(p, NULL, 0, false, true, false));
 	assert_true(access(p, F_OK) < 0);
 }
@@ -158,7 +148,7 @@ test_missing_file(void)
 static void
 test_idempotent(void)
 {
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	struct stat a, b;
 	char once[8192];
 
@@ -183,7 +173,7 @@ static void
 test_conflict_refused(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n10.0.0.5 other.test " NAME "\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f, strlen(f));
 	assert_false(set(p, NULL, 0, true, true, false));
@@ -192,7 +182,7 @@ test_conflict_refused(void)
 	assert_str_contains(err.msg, "\"10.0.0.5 other.test " NAME "\"");
 	assert_str_contains(err.msg, "--force");
 	assert_str_eq(get(p, NULL), f);
-	assert_true(access(path("hosts" GBCA_HOSTS_BACKUP_SUFFIX), F_OK) < 0);
+	assert_true(access(tap_path("hosts" GBCA_HOSTS_BACKUP_SUFFIX), F_OK) < 0);
 }
 
 static void
@@ -200,7 +190,7 @@ test_conflict_case_and_ipv6(void)
 {
 	static const char f1[] = "10.0.0.5 GenerativeLanguage.GoogleAPIs.com\n";
 	static const char f2[] = "2001:db8::5\t" NAME "\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f1, strlen(f1));
 	assert_false(set(p, NULL, 0, true, true, false));
@@ -222,7 +212,7 @@ static void
 test_force_round_trip(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n10.0.0.5 " NAME "   # the real one\n10.0.0.6 x.test";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	char addr[256];
 	bool on;
 
@@ -243,7 +233,7 @@ test_force_shared_line(void)
 {
 	static const char f[] = "10.0.0.5 a.test b.test\n";
 	static const char *const ab[] = { "a.test", "b.test" };
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f, strlen(f));
 	SET_OK(p, ab, 2, true, false, true);
@@ -261,7 +251,7 @@ test_several_names(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n";
 	static const char *const names[] = { "a.test", "B.Test", "c.test" };
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	char *got;
 
 	put(p, f, strlen(f));
@@ -287,7 +277,7 @@ static void
 test_ipv6_on_off(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f, strlen(f));
 	SET_OK(p, NULL, 0, true, false, false);
@@ -307,7 +297,7 @@ static void
 test_backup_once(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n";
-	const char *p = path("hosts"), *bk = path("hosts" GBCA_HOSTS_BACKUP_SUFFIX);
+	const char *p = tap_path("hosts"), *bk = tap_path("hosts" GBCA_HOSTS_BACKUP_SUFFIX);
 	struct stat st;
 
 	put(p, f, strlen(f));
@@ -330,7 +320,7 @@ static void
 test_symlink_kept(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n";
-	const char *real = path("real-hosts"), *link = path("hosts");
+	const char *real = tap_path("real-hosts"), *link = tap_path("hosts");
 	struct stat st;
 
 	put(real, f, strlen(f));
@@ -347,7 +337,7 @@ static void
 test_status(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n10.1.1.1 x.test\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	char addr[256];
 	bool on = true;
 
@@ -363,7 +353,7 @@ test_status(void)
 	assert_true(gbca_hosts_status(p, NAME, &on, addr, sizeof(addr), &err));
 	assert_true(on);
 	assert_str_eq(addr, "127.0.0.1 ::1");
-	assert_false(gbca_hosts_status(path("none"), NAME, &on, addr, sizeof(addr), &err));
+	assert_false(gbca_hosts_status(tap_path("none"), NAME, &on, addr, sizeof(addr), &err));
 	assert_str_contains(err.msg, "does not exist");
 }
 
@@ -372,7 +362,7 @@ test_bad_names(void)
 {
 	static const char f[] = "127.0.0.1 localhost\n";
 	static const char *const wild[] = { "*.x.test" };
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 	char out[256];
 
 	assert_false(gbca_hosts_check_name("*.x.test", out, sizeof(out), &err));
@@ -397,7 +387,7 @@ test_damaged_block(void)
 	static const char f1[] = GBCA_HOSTS_BEGIN "\n127.0.0.1 " NAME "\n";
 	static const char f2[] = GBCA_HOSTS_BEGIN "\n10.1.1.1 " NAME "\n" GBCA_HOSTS_END "\n";
 	static const char f3[] = "127.0.0.1 localhost\n" GBCA_HOSTS_END "\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f1, strlen(f1));
 	assert_false(set(p, NULL, 0, false, true, false));
@@ -418,7 +408,7 @@ test_block_moved(void)
 {
 	/* a block someone moved to the end is edited where it is */
 	static const char f[] = "127.0.0.1 localhost\n" GBCA_HOSTS_BEGIN " x\n127.0.0.1 " NAME "\n" GBCA_HOSTS_END "\n";
-	const char *p = path("hosts");
+	const char *p = tap_path("hosts");
 
 	put(p, f, strlen(f));
 	SET_OK(p, NULL, 0, true, false, false);

@@ -42,16 +42,6 @@ setup(void)
 	memset(&err, 0, sizeof(err));
 }
 
-static const char *
-tpath(const char *rel)
-{
-	static char buf[4][700];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), rel);
-	return buf[i];
-}
-
 static char *
 slurp(const char *p, size_t *len)
 {
@@ -89,7 +79,7 @@ make_jdk(const char *rel, const char *link_to)
 	static char home[700];
 	char d[800];
 
-	snprintf(home, sizeof(home), "%s", tpath(rel));
+	snprintf(home, sizeof(home), "%s", tap_path("%s", rel));
 	snprintf(d, sizeof(d), "%s/bin", home);
 	assert_true(gbca_mkdir_p(d, 0755, &err));
 	snprintf(d, sizeof(d), "%s/lib/security", home);
@@ -106,37 +96,24 @@ make_jdk(const char *rel, const char *link_to)
 }
 
 /* keytool's output (stderr too) and exit status. */
-static char *
+static const char *
 keytool(int *status, const char *fmt, ...)
 {
-	static char out[256 * 1024];
-	char cmd[2048];
+	char args[2048];
 	va_list ap;
-	size_t n;
-	FILE *p;
-	int st;
 
-	n = (size_t)snprintf(cmd, sizeof(cmd), "'%s' ", real_keytool);
 	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	strncat(cmd, " -storepass changeit </dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	assert_true(p != NULL);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	st = pclose(p);
-	if (status)
-		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return out;
+	return tap_capture(status, "'%s' %s -storepass changeit </dev/null 2>&1", real_keytool, args);
 }
 
 static void
 test_no_jdk(void)
 {
 	setup();
-	assert_true(mkdir(tpath("empty"), 0755) == 0);
-	setenv("JAVA_HOME", tpath("empty"), 1);
+	assert_true(mkdir(tap_path("empty"), 0755) == 0);
+	setenv("JAVA_HOME", tap_path("empty"), 1);
 	assert_int_eq(gbca_store_java.check(&ctx, where, sizeof(where)), GBCA_TRUST_ABSENT);
 	assert_str_contains(where, "no JDK found: JAVA_HOME (");
 	assert_str_contains(where, ") has no bin/keytool");
@@ -146,9 +123,9 @@ test_no_jdk(void)
 	assert_true(gbca_store_java.uninstall(&ctx, report, sizeof(report), &err));
 	assert_str_contains(report, "nothing to remove");
 	/* a keytool but no cacerts */
-	assert_true(gbca_mkdir_p(tpath("nocacerts/bin"), 0755, &err));
-	assert_int_eq(symlink(real_keytool, tpath("nocacerts/bin/keytool")), 0);
-	setenv("JAVA_HOME", tpath("nocacerts"), 1);
+	assert_true(gbca_mkdir_p(tap_path("nocacerts/bin"), 0755, &err));
+	assert_int_eq(symlink(real_keytool, tap_path("nocacerts/bin/keytool")), 0);
+	setenv("JAVA_HOME", tap_path("nocacerts"), 1);
 	assert_int_eq(gbca_store_java.check(&ctx, where, sizeof(where)), GBCA_TRUST_ABSENT);
 	assert_str_contains(where, "has no lib/security/cacerts");
 }
@@ -158,13 +135,14 @@ test_no_jdk(void)
 static void
 test_install_uninstall(void)
 {
-	char cacerts[800], alias[96], *before, *after;
-	const char *other_pem = tpath("other.pem");
+	char cacerts[800], alias[96], *before;
+	const char *after;
+	const char *other_pem = tap_path("other.pem");
 	int status;
 
 	setup();
-	assert_int_eq(mkdir(tpath("sys"), 0755), 0);
-	setenv("GBCA_SYSROOT", tpath("sys"), 1);
+	assert_int_eq(mkdir(tap_path("sys"), 0755), 0);
+	setenv("GBCA_SYSROOT", tap_path("sys"), 1);
 	snprintf(cacerts, sizeof(cacerts), "%s/lib/security/cacerts", make_jdk("jdk", NULL));
 	snprintf(alias, sizeof(alias), "%s", ctx.label);
 	before = strdup(keytool(NULL, "-list -keystore '%s'", cacerts));
@@ -212,16 +190,16 @@ test_covered(void)
 	int status;
 
 	setup();
-	assert_true(gbca_mkdir_p(tpath("sys/usr/local/share/ca-certificates"), 0755, &err));
-	assert_true(gbca_mkdir_p(tpath("sys/etc/ssl/certs/java"), 0755, &err));
-	snprintf(ks, sizeof(ks), "%s", tpath("sys" SYS_KEYSTORE));
+	assert_true(gbca_mkdir_p(tap_path("sys/usr/local/share/ca-certificates"), 0755, &err));
+	assert_true(gbca_mkdir_p(tap_path("sys/etc/ssl/certs/java"), 0755, &err));
+	snprintf(ks, sizeof(ks), "%s", tap_path("sys" SYS_KEYSTORE));
 	copy_file(SYS_KEYSTORE, ks);
-	setenv("GBCA_SYSROOT", tpath("sys"), 1);
+	setenv("GBCA_SYSROOT", tap_path("sys"), 1);
 	make_jdk("jdk", ks);
 	/* what update-ca-certificates' Java hook does */
-	assert_true(gbca_save_file(tpath("root.pem"), ctx.root_pem.data, ctx.root_pem.size, 0644, &err));
+	assert_true(gbca_save_file(tap_path("root.pem"), ctx.root_pem.data, ctx.root_pem.size, 0644, &err));
 	keytool(&status, "-importcert -noprompt -keystore '%s' -alias debian:%s.pem -file '%s'",
-	        ks, ctx.label, tpath("root.pem"));
+	        ks, ctx.label, tap_path("root.pem"));
 	assert_int_eq(status, 0);
 	assert_int_eq(gbca_store_java.check(&ctx, where, sizeof(where)), GBCA_TRUST_INSTALLED);
 	assert_str_contains(where, "(filled by the system store's Java hook)");
@@ -257,8 +235,8 @@ test_read_only(void)
 	int status = -1;
 
 	setup();
-	assert_int_eq(mkdir(tpath("sys"), 0755), 0);
-	setenv("GBCA_SYSROOT", tpath("sys"), 1);
+	assert_int_eq(mkdir(tap_path("sys"), 0755), 0);
+	setenv("GBCA_SYSROOT", tap_path("sys"), 1);
 	snprintf(cacerts, sizeof(cacerts), "%s/lib/security/cacerts", make_jdk("jdk", NULL));
 	assert_int_eq(chmod(cacerts, 0444), 0);
 	if (geteuid() != 0) {

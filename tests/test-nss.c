@@ -24,22 +24,6 @@ static struct gbca_trust_ctx ctx, ctx_b;
 static char dbs[N_DBS][512];          /* ~/.pki/nssdb, a relative and an absolute Firefox profile */
 static const char *softokn_env;      /* GBCA_SOFTOKN as the test started */
 
-static const char *
-sub(const char *fmt, ...)
-{
-	static char buf[8][1024];
-	static int i;
-	char rel[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), rel);
-	return buf[i];
-}
-
 /* s in single quotes for sh, with ' as '\'' (one profile path has a quote). */
 static const char *
 q(const char *s)
@@ -77,33 +61,10 @@ sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* A command's stdout (and stderr), in one of a few rotating buffers. */
-static const char *
-out(const char *fmt, ...)
-{
-	static char buf[4][16384];
-	static int i;
-	char cmd[4096];
-	va_list ap;
-	FILE *p;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	i = (i + 1) % 4;
-	if ((p = popen(cmd, "r")) == NULL)
-		tap_fail(__FILE__, __LINE__, "popen %s", cmd);
-	n = fread(buf[i], 1, sizeof(buf[i]) - 1, p);
-	buf[i][n] = '\0';
-	pclose(p);
-	return buf[i];
-}
-
 static const char *
 listing(const char *dir)
 {
-	return out("certutil -L -d sql:%s 2>&1", q(dir));
+	return tap_capture(NULL, "certutil -L -d sql:%s 2>&1", q(dir));
 }
 
 /* How many lines of `certutil -L` name label; *trust gets the last one's flags. */
@@ -172,18 +133,18 @@ setup(bool with_dbs)
 		setenv("GBCA_SOFTOKN", softokn_env, 1);
 	else
 		unsetenv("GBCA_SOFTOKN");
-	mkdir(sub("home"), 0700);
-	setenv("HOME", sub("home"), 1);
-	setenv("GBCA_SYSROOT", sub("sys"), 1);
-	snprintf(dbs[0], sizeof(dbs[0]), "%s", sub("home/.pki/nssdb"));
-	snprintf(dbs[1], sizeof(dbs[1]), "%s", sub("home/.mozilla/firefox/abc.default"));
-	snprintf(dbs[2], sizeof(dbs[2]), "%s", sub("elsewhere/abs profile's"));
-	make_root(sub("caroot"), &ca, &ctx);
+	mkdir(tap_path("home"), 0700);
+	setenv("HOME", tap_path("home"), 1);
+	setenv("GBCA_SYSROOT", tap_path("sys"), 1);
+	snprintf(dbs[0], sizeof(dbs[0]), "%s", tap_path("home/.pki/nssdb"));
+	snprintf(dbs[1], sizeof(dbs[1]), "%s", tap_path("home/.mozilla/firefox/abc.default"));
+	snprintf(dbs[2], sizeof(dbs[2]), "%s", tap_path("elsewhere/abs profile's"));
+	make_root(tap_path("caroot"), &ca, &ctx);
 	if (!with_dbs)
 		return;
 	for (int i = 0; i < N_DBS; i++)
 		make_db(dbs[i]);
-	sh("mkdir -p %s", q(sub("home/.mozilla/firefox/nodb.profile")));
+	sh("mkdir -p %s", q(tap_path("home/.mozilla/firefox/nodb.profile")));
 	snprintf(ini, sizeof(ini),
 	         "[General]\nStartWithLastProfile=1\nVersion=2\n\n"
 	         "[Profile0]\nName=default\nIsRelative=1\nPath=abc.default\nDefault=1\n\n"
@@ -192,7 +153,7 @@ setup(bool with_dbs)
 	         "[Profile3]\nName=again\nIsRelative=0\nPath=%s\n\n"
 	         "[Install4F96D1932A9F858E]\nDefault=abc.default\nLocked=1\n",
 	         dbs[2], dbs[1]);
-	if (!gbca_save_file(sub("home/.mozilla/firefox/profiles.ini"), ini, strlen(ini), 0644, &err))
+	if (!gbca_save_file(tap_path("home/.mozilla/firefox/profiles.ini"), ini, strlen(ini), 0644, &err))
 		tap_fail(__FILE__, __LINE__, "%s", err.msg);
 }
 
@@ -251,10 +212,10 @@ test_finds_databases(void)
 	snprintf(expect, sizeof(expect), "~/.pki/nssdb, ~/.mozilla/firefox/abc.default, %s", dbs[2]);
 	assert_str_eq(where, expect);
 	/* as root, /etc/pki/nssdb too (re-rooted) */
-	make_db(sub("sys/etc/pki/nssdb"));
+	make_db(tap_path("sys/etc/pki/nssdb"));
 	ctx.is_root = true;
 	assert_int_eq(check(&ctx, where, sizeof(where)), GBCA_TRUST_MISSING);
-	assert_str_contains(where, sub("sys/etc/pki/nssdb"));
+	assert_str_contains(where, tap_path("sys/etc/pki/nssdb"));
 }
 
 static void
@@ -299,7 +260,7 @@ leaf_verifies(const char *db, const char *leaf_pem, const char *copy)
 	if (sh("rm -rf %s && cp -r %s %s", q(copy), q(db), q(copy)) != 0 ||
 	    sh("certutil -A -d sql:%s -n leaf -t ,, -i %s", q(copy), q(leaf_pem)) != 0)
 		tap_fail(__FILE__, __LINE__, "couldn't import the leaf into %s", copy);
-	v = out("{ certutil -V -u V -n leaf -d sql:%s 2>&1; echo rc=$?; } | tr '\\n' ' '", q(copy));
+	v = tap_capture(NULL, "{ certutil -V -u V -n leaf -d sql:%s 2>&1; echo rc=$?; } | tr '\\n' ' '", q(copy));
 	printf("# %s: %s\n", copy, v);
 	return strstr(v, "certificate is valid") != NULL && strstr(v, "rc=0") != NULL;
 }
@@ -319,17 +280,17 @@ test_leaf_verifies(void)
 	if (!gbca_issue_leaf(&ca, &r, &leaf, &err))
 		tap_fail(__FILE__, __LINE__, "gbca_issue_leaf: %s", err.msg);
 	assert_true(gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &pem) >= 0);
-	saved = gbca_save_file(sub("leaf.pem"), pem.data, pem.size, 0644, &err);
+	saved = gbca_save_file(tap_path("leaf.pem"), pem.data, pem.size, 0644, &err);
 	gnutls_free(pem.data);
 	gbca_leaf_free(&leaf);
 	assert_true(saved);
 
 	for (int i = 0; i < N_DBS; i++)
-		assert_false(leaf_verifies(dbs[i], sub("leaf.pem"), sub("copy%d", i)));
+		assert_false(leaf_verifies(dbs[i], tap_path("leaf.pem"), tap_path("copy%d", i)));
 	if (!install(&ctx, report))
 		tap_fail(__FILE__, __LINE__, "install: %s", err.msg);
 	for (int i = 0; i < N_DBS; i++)
-		assert_true(leaf_verifies(dbs[i], sub("leaf.pem"), sub("copy%d", i)));
+		assert_true(leaf_verifies(dbs[i], tap_path("leaf.pem"), tap_path("copy%d", i)));
 }
 
 /* A trust object changed by hand (certutil -M -t ,,) is put right. */
@@ -358,8 +319,8 @@ test_stale(void)
 
 	setup(true);
 	assert_true(install(&ctx, report));          /* root A */
-	make_root(sub("caroot-b"), &ca_b, &ctx_b);   /* root B is now current */
-	assert_str_eq(ca_b.dir, sub("caroot-b"));
+	make_root(tap_path("caroot-b"), &ca_b, &ctx_b);   /* root B is now current */
+	assert_str_eq(ca_b.dir, tap_path("caroot-b"));
 	assert_int_eq(check(&ctx_b, where, sizeof(where)), GBCA_TRUST_STALE);
 	/* without --all, older roots stay */
 	assert_true(uninstall(&ctx_b, report));
@@ -462,7 +423,7 @@ test_no_softokn(void)
 	char where[GBCA_REPORT_MAX], report[GBCA_REPORT_MAX];
 
 	setup(true);
-	setenv("GBCA_SOFTOKN", sub("nowhere/libsoftokn3.so"), 1);
+	setenv("GBCA_SOFTOKN", tap_path("nowhere/libsoftokn3.so"), 1);
 	assert_false(install(&ctx, report));
 	assert_str_contains(err.msg, "install libnss3");
 	assert_int_eq(check(&ctx, where, sizeof(where)), GBCA_TRUST_MISSING);
@@ -477,7 +438,7 @@ test_system_db(void)
 	char report[GBCA_REPORT_MAX], trust[64], sys[1024];
 
 	setup(true);
-	snprintf(sys, sizeof(sys), "%s", sub("sys/etc/pki/nssdb"));
+	snprintf(sys, sizeof(sys), "%s", tap_path("sys/etc/pki/nssdb"));
 	make_db(sys);
 	/* not root: /etc/pki/nssdb is left alone */
 	assert_true(install(&ctx, report));

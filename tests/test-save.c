@@ -10,16 +10,6 @@
 
 static struct gbca_err err;
 
-static char *
-path(const char *name)
-{
-	static char buf[4][512];
-	static int i;
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tap_tmpdir(), name);
-	return buf[i];
-}
-
 static int
 count_entries(const char *dir)
 {
@@ -62,32 +52,32 @@ static void
 test_new_file(void)
 {
 	mode_t old = umask(077);
-	bool ok = gbca_save_file(path("a.pem"), "hello\n", 6, 0644, &err);
+	bool ok = gbca_save_file(tap_path("a.pem"), "hello\n", 6, 0644, &err);
 	umask(old);
 	assert_true(ok);
-	assert_str_eq(slurp(path("a.pem")), "hello\n");
+	assert_str_eq(slurp(tap_path("a.pem")), "hello\n");
 	/* exact mode whatever the umask */
-	assert_int_eq(mode_of(path("a.pem")), 0644);
+	assert_int_eq(mode_of(tap_path("a.pem")), 0644);
 	assert_int_eq(count_entries(tap_tmpdir()), 1);
 }
 
 static void
 test_key_modes(void)
 {
-	assert_true(gbca_save_file(path("k"), "k", 1, 0600, &err));
-	assert_int_eq(mode_of(path("k")), 0600);
-	assert_true(gbca_save_file(path("ca"), "k", 1, 0400, &err));
-	assert_int_eq(mode_of(path("ca")), 0400);
+	assert_true(gbca_save_file(tap_path("k"), "k", 1, 0600, &err));
+	assert_int_eq(mode_of(tap_path("k")), 0600);
+	assert_true(gbca_save_file(tap_path("ca"), "k", 1, 0400, &err));
+	assert_int_eq(mode_of(tap_path("ca")), 0400);
 	/* a 0400 file can still be replaced atomically */
-	assert_true(gbca_save_file(path("ca"), "new", 3, 0400, &err));
-	assert_str_eq(slurp(path("ca")), "new");
+	assert_true(gbca_save_file(tap_path("ca"), "new", 3, 0400, &err));
+	assert_str_eq(slurp(tap_path("ca")), "new");
 }
 
 static void
 test_temp_is_private(void)
 {
 	struct gbca_save s;
-	assert_true(gbca_save_begin(&s, path("key.pem"), 0644, &err));
+	assert_true(gbca_save_begin(&s, tap_path("key.pem"), 0644, &err));
 	/* while being written, even a file that ends 0644 is 0600 */
 	assert_int_eq(mode_of(s.tmp), 0600);
 	assert_true(strstr(s.tmp, "/.key.pem.tmp-") != NULL);
@@ -98,9 +88,9 @@ test_temp_is_private(void)
 static void
 test_replace(void)
 {
-	assert_true(gbca_save_file(path("r"), "old", 3, 0644, &err));
-	assert_true(gbca_save_file(path("r"), "newer", 5, 0644, &err));
-	assert_str_eq(slurp(path("r")), "newer");
+	assert_true(gbca_save_file(tap_path("r"), "old", 3, 0644, &err));
+	assert_true(gbca_save_file(tap_path("r"), "newer", 5, 0644, &err));
+	assert_str_eq(slurp(tap_path("r")), "newer");
 	assert_int_eq(count_entries(tap_tmpdir()), 1);
 }
 
@@ -108,18 +98,18 @@ static void
 test_abort_keeps_target(void)
 {
 	struct gbca_save s;
-	assert_true(gbca_save_file(path("t"), "keep", 4, 0644, &err));
-	assert_true(gbca_save_begin(&s, path("t"), 0644, &err));
+	assert_true(gbca_save_file(tap_path("t"), "keep", 4, 0644, &err));
+	assert_true(gbca_save_begin(&s, tap_path("t"), 0644, &err));
 	assert_true(gbca_save_write(&s, "lost", 4, &err));
 	gbca_save_abort(&s);
-	assert_str_eq(slurp(path("t")), "keep");
+	assert_str_eq(slurp(tap_path("t")), "keep");
 	assert_int_eq(count_entries(tap_tmpdir()), 1);
 }
 
 static void
 test_missing_dir(void)
 {
-	assert_false(gbca_save_file(path("nodir/x.pem"), "x", 1, 0644, &err));
+	assert_false(gbca_save_file(tap_path("nodir/x.pem"), "x", 1, 0644, &err));
 	assert_str_contains(err.msg, "nodir/x.pem");
 	assert_str_contains(err.msg, "No such file");
 	assert_int_eq(count_entries(tap_tmpdir()), 0);
@@ -128,8 +118,8 @@ test_missing_dir(void)
 static void
 test_not_a_dir(void)
 {
-	assert_true(gbca_save_file(path("file"), "x", 1, 0644, &err));
-	assert_false(gbca_save_file(path("file/x.pem"), "x", 1, 0644, &err));
+	assert_true(gbca_save_file(tap_path("file"), "x", 1, 0644, &err));
+	assert_false(gbca_save_file(tap_path("file/x.pem"), "x", 1, 0644, &err));
 	assert_str_contains(err.msg, "Not a directory");
 	assert_int_eq(count_entries(tap_tmpdir()), 1);
 }
@@ -138,24 +128,24 @@ static void
 test_all_or_nothing(void)
 {
 	struct gbca_save_item items[] = {
-		{ path("cert.pem"), "cert", 4, 0644 },
-		{ path("missing/key.pem"), "key", 3, 0600 },
+		{ tap_path("cert.pem"), "cert", 4, 0644 },
+		{ tap_path("missing/key.pem"), "key", 3, 0600 },
 	};
 	assert_false(gbca_save_files(items, 2, &err));
 	/* the first file was written to a temp and removed: no cert, no temp */
 	assert_int_eq(count_entries(tap_tmpdir()), 0);
-	items[1].path = path("key.pem");
+	items[1].path = tap_path("key.pem");
 	assert_true(gbca_save_files(items, 2, &err));
-	assert_str_eq(slurp(path("cert.pem")), "cert");
-	assert_str_eq(slurp(path("key.pem")), "key");
-	assert_int_eq(mode_of(path("key.pem")), 0600);
+	assert_str_eq(slurp(tap_path("cert.pem")), "cert");
+	assert_str_eq(slurp(tap_path("key.pem")), "key");
+	assert_int_eq(mode_of(tap_path("key.pem")), 0600);
 	assert_int_eq(count_entries(tap_tmpdir()), 2);
 }
 
 static void
 test_bad_name(void)
 {
-	assert_false(gbca_save_file(path(""), "x", 1, 0644, &err));
+	assert_false(gbca_save_file(tap_path("%s", ""), "x", 1, 0644, &err));
 	assert_str_contains(err.msg, "not a file name");
 }
 

@@ -224,25 +224,16 @@ have(const char *prog)
 }
 
 /* Output of a shell command (stderr dropped: bash -i complains without a tty). */
-static char *
+static const char *
 run(const char *fmt, ...)
 {
-	static char out[4096];
 	char cmd[2048];
 	va_list ap;
-	FILE *p;
-	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	strncat(cmd, " </dev/null 2>/dev/null", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	assert_true(p != NULL);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
+	return tap_capture(NULL, "%s </dev/null 2>/dev/null", cmd);
 }
 
 static const char expected_bashrc_fmt[] =

@@ -4,14 +4,8 @@
 # store, a temp HOME with an NSS database and rc files, the test upstream on
 # 127.0.0.1:8000. Clients use no TLS workaround; uninstall must leave the hosts
 # file, the trust store, the NSS database and the rc files byte-identical.
-if [ -z "${GBCA_IN_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! unshare -n -m true 2>/dev/null; then
-		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
-		echo "1..0 # SKIP needs root and private namespaces"
-		exit 0
-	fi
-	exec unshare -n -m env GBCA_IN_NS=1 bash "$0" "$@"
-fi
+. "$srcdir/tests/ns.sh"
+in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need update-ca-certificates certutil curl node faketime ip
