@@ -16,24 +16,8 @@ NAME=generativelanguage.googleapis.com
 RUNS=${RUNS:-200}
 here=$(cd "$(dirname "$0")" && pwd)
 
-die() {
-	echo "bench/issue.sh: $*" >&2
-	exit 1
-}
-
-if [ $# -gt 1 ]; then
-	die "usage: bench/issue.sh [path-to-gbca]"
-elif [ $# -eq 1 ]; then
-	gbca=$1
-elif [ -x ./gbca ]; then
-	gbca=./gbca
-elif [ -x "$here/../gbca" ]; then
-	gbca=$here/../gbca
-else
-	die "no gbca binary in . or $here/..; build it (see docs/benchmarks.md) or pass its path"
-fi
-[ -x "$gbca" ] || die "$gbca is not an executable"
-gbca=$(cd "$(dirname "$gbca")" && pwd)/$(basename "$gbca")
+. "$here/lib.sh"
+find_gbca "$@"
 
 for tool in hyperfine:hyperfine mkcert:mkcert certtool:gnutls-bin jq:jq; do
 	command -v "${tool%%:*}" >/dev/null ||

@@ -27,25 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 PROXY_CORE=0
 LOAD_CORE=1
 
-die() {
-	echo "bench/proxy.sh: $*" >&2
-	exit 1
-}
+. "$here/lib.sh"
 note() { echo "-- $*" >&2; }
-
-if [ $# -gt 1 ]; then
-	die "usage: bench/proxy.sh [path-to-gbca]"
-elif [ $# -eq 1 ]; then
-	gbca=$1
-elif [ -x ./gbca ]; then
-	gbca=./gbca
-elif [ -x "$here/../gbca" ]; then
-	gbca=$here/../gbca
-else
-	die "no gbca binary in . or $here/..; build it (see docs/benchmarks.md) or pass its path"
-fi
-[ -f "$gbca" ] && [ -x "$gbca" ] || die "$gbca is not an executable file"
-gbca=$(cd "$(dirname "$gbca")" && pwd)/$(basename "$gbca")
+find_gbca "$@"
 
 for tool in nginx:nginx wrk:wrk h2load:nghttp2-client taskset:util-linux \
 	python3:python3 openssl:openssl curl:curl; do
