@@ -302,12 +302,9 @@ issue_leaf(const struct gbca_ca *ca, const struct gbca_name *names, size_t n, un
            const char *dir, char *cert_path, char *key_path, struct gbca_err *err)
 {
 	struct gbca_leaf_request req = { .names = names, .n_names = n, .key_type = GBCA_KEY_P256, .days = days };
-	struct gbca_leaf leaf = { 0 };
-	struct gbca_ledger_entry entry;
-	gnutls_datum_t cert_pem = { NULL, 0 }, key_pem = { NULL, 0 };
+	struct gbca_leaf leaf;
 	char first[PATH_MAX], stem[PATH_MAX], name[PATH_MAX];
-	int log_fd = -1, ret;
-	bool ok = false;
+	bool ok;
 
 	gbca_name_file_stem(names[0].text, first, sizeof(first));
 	if (n > 1)
@@ -320,38 +317,7 @@ issue_leaf(const struct gbca_ca *ca, const struct gbca_name *names, size_t n, un
 	snprintf(name, sizeof(name), "%.1000s-key.pem", stem);
 	if (!gbca_path_join(key_path, PATH_MAX, dir, name, err))
 		return false;
-	if (!gbca_issue_leaf(ca, &req, &leaf, err) || !gbca_ledger_open(ca->dir, &log_fd, err))
-		goto out;
-	if ((ret = gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &cert_pem)) < 0) {
-		gbca_fail(err, "couldn't encode the certificate: %s", gnutls_strerror(ret));
-		goto out;
-	}
-	if (!gbca_key_export_pem(leaf.key, &key_pem, err))
-		goto out;
-	{
-		struct gbca_save_item items[] = {
-			{ cert_path, cert_pem.data, cert_pem.size, 0644 },
-			{ key_path, key_pem.data, key_pem.size, 0600 },
-		};
-		if (!gbca_save_files(items, 2, err))
-			goto out;
-	}
-	if (!gbca_ledger_entry_from(leaf.crt, names, n, cert_path, &entry, err) ||
-	    !gbca_ledger_append(log_fd, &entry, err)) {
-		log_fd = -1;
-		gbca_fail_prefix(err, "the certificate was written but not logged");
-		goto out;
-	}
-	log_fd = -1;
-	ok = true;
-out:
-	if (log_fd >= 0)
-		close(log_fd);
-	if (key_pem.data) {
-		gnutls_memset(key_pem.data, 0, key_pem.size);
-		gnutls_free(key_pem.data);
-	}
-	gnutls_free(cert_pem.data);
+	ok = gbca_issue_pem_pair(ca, &req, cert_path, key_path, false, &leaf, err);
 	gbca_leaf_free(&leaf);
 	return ok;
 }

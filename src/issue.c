@@ -1,6 +1,9 @@
 /* Leaf certificates: building and signing, CSR intake, PKCS#12 export. */
 #include "config.h"
 #include <gbca/issue.h>
+#include <gbca/key.h>
+#include <gbca/ledger.h>
+#include <gbca/save.h>
 
 #include <arpa/inet.h>
 #include <gnutls/abstract.h>
@@ -8,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 gbca_leaf_free(struct gbca_leaf *leaf)
@@ -283,5 +287,51 @@ out:
 		gnutls_pkcs12_bag_deinit(kbag);
 	if (p12)
 		gnutls_pkcs12_deinit(p12);
+	return ok;
+}
+
+bool
+gbca_issue_pem_pair(const struct gbca_ca *ca, const struct gbca_leaf_request *r,
+                    const char *cert_path, const char *key_path, bool log_optional,
+                    struct gbca_leaf *out, struct gbca_err *err)
+{
+	struct gbca_ledger_entry entry;
+	gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
+	int log_fd = -1, ret;
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	if (!gbca_issue_leaf(ca, r, out, err) || !gbca_ledger_open(ca->dir, &log_fd, err))
+		goto out;
+	if ((ret = gnutls_x509_crt_export2(out->crt, GNUTLS_X509_FMT_PEM, &cert)) < 0) {
+		gbca_fail(err, "couldn't encode the certificate: %s", gnutls_strerror(ret));
+		goto out;
+	}
+	if (!gbca_key_export_pem(out->key, &key, err))
+		goto out;
+	{
+		struct gbca_save_item items[] = {
+			{ cert_path, cert.data, cert.size, 0644 },
+			{ key_path, key.data, key.size, 0600 },
+		};
+		if (!gbca_save_files(items, 2, err))
+			goto out;
+	}
+	if (gbca_ledger_entry_from(out->crt, r->names, r->n_names, cert_path, &entry, err)) {
+		ok = gbca_ledger_append(log_fd, &entry, err);
+		log_fd = -1;   /* gbca_ledger_append closes it */
+	}
+	if (!ok && log_optional)
+		ok = true;
+	else if (!ok)
+		gbca_fail_prefix(err, "the certificate was written but not logged");
+out:
+	if (log_fd >= 0)
+		close(log_fd);
+	if (key.data) {
+		gnutls_memset(key.data, 0, key.size);
+		gnutls_free(key.data);
+	}
+	gnutls_free(cert.data);
 	return ok;
 }

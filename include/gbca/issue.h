@@ -35,6 +35,17 @@ bool gbca_issue_leaf(const struct gbca_ca *ca, const struct gbca_leaf_request *r
                      struct gbca_leaf *out, struct gbca_err *err);
 void gbca_leaf_free(struct gbca_leaf *leaf);
 
+/* Issues a leaf for r (no CSR: it makes its own key), writes the certificate
+ * (0644) and the key (0600) as one atomic pair, and logs it in the CA's
+ * issued.log; a log that can't be opened stops it before any file is made.
+ * *out holds the leaf afterwards, whatever happened (free it with
+ * gbca_leaf_free). When the files are written but the log line is not, it
+ * fails with "the certificate was written but not logged", unless
+ * log_optional. */
+bool gbca_issue_pem_pair(const struct gbca_ca *ca, const struct gbca_leaf_request *r,
+                         const char *cert_path, const char *key_path, bool log_optional,
+                         struct gbca_leaf *out, struct gbca_err *err);
+
 /* Loads a CSR (PEM or DER), checks its self-signature, and returns its SANs
  * parsed as names (allocated; free with free()). */
 bool gbca_csr_load(const char *path, gnutls_x509_crq_t *csr, struct gbca_name **names,

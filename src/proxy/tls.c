@@ -67,51 +67,20 @@ leaf_usable(const char *cert_path, const struct gbca_ca *ca, const char *name, u
 }
 
 static bool
-issue_leaf(const struct gbca_ca *ca, const char *dir, const char *name, const char *cert_path,
-           const char *key_path, uint64_t *renew_at, struct gbca_err *err)
+issue_leaf(const struct gbca_ca *ca, const char *name, const char *cert_path, const char *key_path,
+           uint64_t *renew_at, struct gbca_err *err)
 {
 	struct gbca_name n;
 	struct gbca_leaf_request req = { .names = &n, .n_names = 1, .key_type = GBCA_KEY_P256, .days = GBCA_LEAF_DAYS_MAX };
 	struct gbca_leaf leaf;
-	struct gbca_ledger_entry entry;
-	gnutls_datum_t cert = { NULL, 0 }, key = { NULL, 0 };
-	int log_fd = -1, ret;
-	bool ok = false;
+	bool ok;
 
 	if (!gbca_name_parse(name, &n, err))
 		return false;
-	if (!gbca_issue_leaf(ca, &req, &leaf, err))
-		return false;
-	if ((ret = gnutls_x509_crt_export2(leaf.crt, GNUTLS_X509_FMT_PEM, &cert)) < 0) {
-		gbca_fail(err, "couldn't encode the certificate: %s", gnutls_strerror(ret));
-		goto out;
-	}
-	if (!gbca_key_export_pem(leaf.key, &key, err))
-		goto out;
-	{
-		struct gbca_save_item items[] = {
-			{ cert_path, cert.data, cert.size, 0644 },
-			{ key_path, key.data, key.size, 0600 },
-		};
-		if (!gbca_ledger_open(ca->dir, &log_fd, err) || !gbca_save_files(items, 2, err))
-			goto out;
-	}
-	if (gbca_ledger_entry_from(leaf.crt, &n, 1, cert_path, &entry, NULL))
-		(void)gbca_ledger_append(log_fd, &entry, NULL);
-	else
-		close(log_fd);
-	log_fd = -1;
-	*renew_at = renew_time(leaf.crt, ca);
-	(void)dir;
-	ok = true;
-out:
-	if (log_fd >= 0)
-		close(log_fd);
-	if (key.data) {
-		gnutls_memset(key.data, 0, key.size);
-		gnutls_free(key.data);
-	}
-	gnutls_free(cert.data);
+	/* the log line is best effort here: serving matters more */
+	ok = gbca_issue_pem_pair(ca, &req, cert_path, key_path, true, &leaf, err);
+	if (ok)
+		*renew_at = renew_time(leaf.crt, ca);
 	gbca_leaf_free(&leaf);
 	return ok;
 }
@@ -174,7 +143,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 				have_key = true;
 			}
 			if (!gbca_mkdir_p(dir, 0700, err) ||
-			    !issue_leaf(&ca, dir, c->names[i], cert_path, key_path, &renew, err))
+			    !issue_leaf(&ca, c->names[i], cert_path, key_path, &renew, err))
 				goto out;
 		}
 		ret = gnutls_certificate_set_x509_key_file2(t->creds, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
