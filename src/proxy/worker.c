@@ -869,25 +869,18 @@ drop_request_field(const char *buf, const struct http1_header *h, enum field_kin
 	}
 }
 
-static const struct http1_header *
-find_header(const char *buf, const struct http1_header *hs, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (http1_span_eq(buf, hs[i].name, name))
-			return &hs[i];
-	return NULL;
-}
-
 static bool
 cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 {
 	struct worker *w = c->w;
 	const struct http1_header *acrh;
+	int i;
 
 	if (!w->cfg->cors[0] || !span_eq_cs(buf, r->method, "OPTIONS") ||
-	    !find_header(buf, r->headers, r->n_headers, "access-control-request-method"))
+	    http1_find_header(buf, r->headers, r->n_headers, "access-control-request-method", 0) < 0)
 		return false;
-	acrh = find_header(buf, r->headers, r->n_headers, "access-control-request-headers");
+	i = http1_find_header(buf, r->headers, r->n_headers, "access-control-request-headers", 0);
+	acrh = i >= 0 ? &r->headers[i] : NULL;
 	if (!buf_take(w, &c->chead))
 		return false;
 	buf_printf(&c->chead,
