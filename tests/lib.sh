@@ -17,6 +17,31 @@ trap 'rm -rf "$TMP"' EXIT
 export HOME="$TMP/home"
 mkdir -p "$HOME"
 
+# --- processes, for the tests that start gbca serve ---
+# gbca_pids: the gbca processes of this network namespace (serve and its workers).
+gbca_pids() {
+	local p want ns
+	want=$(readlink -f "$GBCA") ns=$(readlink /proc/self/ns/net)
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$want" ] || continue
+		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$ns" ] || continue
+		echo "${p#/proc/}"
+	done
+}
+# wait_until TENTHS CMD...: retry CMD every 0.1 s, TENTHS times at most.
+wait_until() {
+	local n=$1; shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+no_gbca_left() { [ -z "$(gbca_pids)" ]; }
+
 _tap_result() { # status name
 	TAP_N=$((TAP_N + 1))
 	if [ "$1" -eq 0 ]; then

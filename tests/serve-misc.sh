@@ -27,16 +27,6 @@ PA=18444        # systemd socket activation
 REC=$TMP/upstream.jsonl
 UPSTREAM= SERVE= SERVE_ERR=
 
-# gbca_pids: the gbca processes of this network namespace (serve and its workers).
-gbca_pids() {
-	local p want ns
-	want=$(readlink -f "$GBCA") ns=$(readlink /proc/self/ns/net)
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/exe" 2>/dev/null)" = "$want" ] || continue
-		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$ns" ] || continue
-		echo "${p#/proc/}"
-	done
-}
 cleanup() {
 	local p
 	[ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null
@@ -46,19 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_until TENTHS CMD...: retry CMD every 0.1 s, TENTHS times at most.
-wait_until() {
-	local n=$1; shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
-no_gbca_left() { [ -z "$(gbca_pids)" ]; }
 started_or_gone() { grep -q 'listening on' "$1" || gone "$2"; }
 
 ip link set lo up

@@ -52,28 +52,7 @@ ROOT=$GBCA_CAROOT/rootCA.pem
 cp "$ROOT" /usr/local/share/ca-certificates/gbca-serve-test.crt
 update-ca-certificates >/dev/null 2>&1 || { echo "Bail out! update-ca-certificates failed"; exit 1; }
 
-# gbca_pids: the gbca processes of this network namespace (serve and its workers).
-gbca_pids() {
-	local p want ns
-	want=$(readlink -f "$GBCA") ns=$(readlink /proc/self/ns/net)
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/exe" 2>/dev/null)" = "$want" ] || continue
-		[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$ns" ] || continue
-		echo "${p#/proc/}"
-	done
-}
 
-# wait_until TENTHS CMD...: retry CMD every 0.1 s, TENTHS times at most.
-wait_until() {
-	local n=$1; shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 start_upstream() {
 	"$PY" "$srcdir/tests/upstream.py" --port 8000 --record "$REC" >"$TMP/upstream.out" 2>>"$TMP/upstream.err" &
@@ -115,8 +94,6 @@ alive() {
 	exit 1
 }
 # stop_serve: SIGTERM; true when serve and all its workers are gone within 10 s.
-gone() { ! kill -0 "$1" 2>/dev/null; }
-no_gbca_left() { [ -z "$(gbca_pids)" ]; }
 stop_serve() {
 	kill -TERM "$SERVE" 2>/dev/null
 	wait_until 100 gone "$SERVE" && wait "$SERVE" 2>/dev/null
