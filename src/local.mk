@@ -15,6 +15,7 @@ libgbca_a_SOURCES = \
 	include/gbca/run.h src/run.c \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
 	src/cmd-trust.c src/cmd-env.c src/cmd-serve.c \
+	include/gbca/serve-options.h src/serve-options.c \
 	include/gbca/loop.h src/proxy/loop.c \
 	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c
 
