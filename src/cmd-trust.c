@@ -198,6 +198,39 @@ run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install
 	return ok ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
 }
 
+/* Default: the stores present here; node only when asked (it edits rc
+ * files); untrust cleans every store that could hold the root. */
+static void
+select_defaults(const struct gbca_trust_ctx *ctx, struct selection *sel, bool install, bool shells)
+{
+	for (size_t i = 0; i < gbca_n_stores; i++) {
+		char where[GBCA_REPORT_MAX];
+		bool is_node = gbca_stores[i] == &gbca_store_node;
+		/* python only when listed: it needs the system store first. */
+		if (install && ((is_node && !shells) || gbca_stores[i] == &gbca_store_python))
+			continue;
+		sel->chosen[i] = gbca_stores[i]->check(ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
+	}
+}
+
+bool
+gbca_trust_default_stores(const char *caroot, struct gbca_err *err)
+{
+	struct selection sel = { { false }, false };
+	struct gbca_trust_ctx ctx;
+	int rc;
+
+	if (!gbca_trust_ctx_init(&ctx, caroot, err))
+		return false;
+	ctx.shells = installed_shells();
+	select_defaults(&ctx, &sel, true, true);
+	rc = run_stores(&ctx, &sel, true);
+	gbca_trust_ctx_free(&ctx);
+	if (rc != GBCA_EXIT_OK)
+		return gbca_fail(err, "not every store trusts the CA yet (see above)");
+	return true;
+}
+
 static int
 trust_main(int argc, char **argv, bool install)
 {
@@ -264,16 +297,7 @@ trust_main(int argc, char **argv, bool install)
 	/* Untrust cleans every shell; trust without a list sets the installed ones. */
 	ctx.shells = shell_mask ? shell_mask : (install ? installed_shells() : GBCA_SHELL_ALL);
 	if (!sel.explicit_list) {
-		/* Default: the stores present here; node only when asked (it edits rc
-		 * files); untrust cleans every store that could hold the root. */
-		for (size_t i = 0; i < gbca_n_stores; i++) {
-			char where[GBCA_REPORT_MAX];
-			bool is_node = gbca_stores[i] == &gbca_store_node;
-			/* python only when listed: it needs the system store first. */
-			if (install && ((is_node && !shells) || gbca_stores[i] == &gbca_store_python))
-				continue;
-			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
-		}
+		select_defaults(&ctx, &sel, install, shells);
 	} else if (shells) {
 		for (size_t i = 0; i < gbca_n_stores; i++)
 			if (gbca_stores[i] == &gbca_store_node)

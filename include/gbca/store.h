@@ -67,6 +67,12 @@ const struct gbca_store *gbca_store_find(const char *name);
 bool gbca_trust_ctx_init(struct gbca_trust_ctx *ctx, const char *caroot, struct gbca_err *err);
 void gbca_trust_ctx_free(struct gbca_trust_ctx *ctx);
 
+/* What 'gbca trust --shells' does (src/cmd-trust.c): the CA in caroot into
+ * every store present here, node for the installed shells; stores that need
+ * root are skipped with the sudo command when not root. Each store's report
+ * goes to stdout, its errors to stderr; false if any store failed. */
+bool gbca_trust_default_stores(const char *caroot, struct gbca_err *err);
+
 /* True if crt was made by gbca (O=gbca development CA). */
 bool gbca_is_gbca_root(gnutls_x509_crt_t crt);
 
