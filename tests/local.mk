@@ -44,3 +44,6 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# gbca up as users type it: option forms, serve's options after --, converging, no half-done state.
+TESTS += tests/up-forms.sh
+EXTRA_DIST += tests/up-forms.sh
