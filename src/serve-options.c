@@ -23,15 +23,48 @@ struct opts {
 	bool listen_defaulted;
 };
 
+/* Whether a listener is on a loopback address (127.0.0.0/8, ::1). */
+static bool
+is_loopback(const struct gbca_listen_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr) >> 24) == 127;
+	return a->ss.ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+static bool
+add_one(struct gbca_proxy_config *c, const char *v, bool tls, struct gbca_err *err)
+{
+	struct gbca_listen_addr *a = &c->listen[c->n_listen];
+
+	if (c->n_listen == GBCA_PROXY_LISTEN_MAX)
+		return gbca_fail(err, "too many listen addresses (at most %d)", GBCA_PROXY_LISTEN_MAX);
+	if (!gbca_proxy_parse_listen(v, tls, a, err))
+		return false;
+	c->n_listen++;
+	/* The proxy hands requests to a Gemini Balance that holds the tokens:
+	 * on another address the network can use them. Said, not refused. */
+	if (!is_loopback(a))
+		gbca_print_warning("%s is not a loopback address: other machines can reach the proxy, and Gemini Balance behind it", a->text);
+	return true;
+}
+
+/* A port alone ("8443", ":8443") means both loopbacks; a wider address has
+ * to be written out (0.0.0.0:8443, [::]:8443). */
 static bool
 add_listen(struct gbca_proxy_config *c, const char *v, bool tls, struct gbca_err *err)
 {
-	if (c->n_listen == GBCA_PROXY_LISTEN_MAX)
-		return gbca_fail(err, "too many listen addresses (at most %d)", GBCA_PROXY_LISTEN_MAX);
-	if (!gbca_proxy_parse_listen(v, tls, &c->listen[c->n_listen], err))
-		return false;
-	c->n_listen++;
-	return true;
+	const char *port = v[0] == ':' ? v + 1 : v;
+	char four[32], six[32];
+
+	if (port[0] == '\0' || port[strspn(port, "0123456789")] != '\0')
+		return add_one(c, v, tls, err);
+	if (strlen(port) > 5)
+		return gbca_fail(err, "bad port in listen address \"%s\"", v);
+	snprintf(four, sizeof(four), "127.0.0.1:%s", port);
+	snprintf(six, sizeof(six), "[::1]:%s", port);
+	return add_one(c, four, tls, err) && add_one(c, six, tls, err);
 }
 
 /* One option from any source; list options start over in a new source. */

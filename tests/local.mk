@@ -47,3 +47,6 @@ EXTRA_DIST += tests/serve-misc.sh
 # gbca up as users type it: option forms, serve's options after --, converging, no half-done state.
 TESTS += tests/up-forms.sh
 EXTRA_DIST += tests/up-forms.sh
+# serve --listen: a port alone means the loopbacks; wider addresses warn.
+TESTS += tests/serve-listen.sh
+EXTRA_DIST += tests/serve-listen.sh
