@@ -121,3 +121,13 @@ sandbox_trust_store() {
 		mount --bind "$TMP/sys$p" "$p"
 	done
 }
+
+# private_etc: a private copy of /etc bind-mounted over it (inside a private
+# mount namespace), so that what gbca writes beside /etc/hosts (its backup
+# /etc/hosts.gbca-backup) or elsewhere in /etc never reaches the machine, nor
+# races with other tests. Call it before sandbox_trust_store.
+# (A tmpfs, gone with the namespace: mounts made on it later leave nothing
+# behind in $TMP that the cleanup could trip over.)
+private_etc() {
+	cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc"
+}

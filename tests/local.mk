@@ -50,3 +50,6 @@ EXTRA_DIST += tests/up-forms.sh
 # serve --listen: a port alone means the loopbacks; wider addresses warn.
 TESTS += tests/serve-listen.sh
 EXTRA_DIST += tests/serve-listen.sh
+# README's first command, ./quickstart.sh, then README's curl and gbca down.
+TESTS += tests/quickstart.sh
+EXTRA_DIST += tests/quickstart.sh

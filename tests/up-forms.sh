@@ -13,6 +13,7 @@ in_namespaces -n -m -- "$@"
 need update-ca-certificates curl ip python3
 mount --make-rprivate /
 ip link set lo up
+private_etc
 sandbox_trust_store
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts

@@ -11,6 +11,7 @@ in_namespaces -n -m -- "$@"
 need update-ca-certificates certutil curl node faketime ip
 mount --make-rprivate /
 ip link set lo up
+private_etc
 sandbox_trust_store
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n# keep me\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
