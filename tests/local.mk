@@ -53,3 +53,6 @@ EXTRA_DIST += tests/serve-listen.sh
 # README's first command, ./quickstart.sh, then README's curl and gbca down.
 TESTS += tests/quickstart.sh
 EXTRA_DIST += tests/quickstart.sh
+# README.md's commands, run as written (tests/readme.sh reads its markers).
+TESTS += tests/readme.sh
+EXTRA_DIST += tests/readme.sh
