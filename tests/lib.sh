@@ -128,6 +128,15 @@ sandbox_trust_store() {
 # races with other tests. Call it before sandbox_trust_store.
 # (A tmpfs, gone with the namespace: mounts made on it later leave nothing
 # behind in $TMP that the cleanup could trip over.)
+# Tests that still write the machine's /etc (only /etc/hosts private) may
+# have a hosts.gbca-backup there for a moment: the copy starts without it.
 private_etc() {
-	cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc"
+	cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc" &&
+		rm -f /etc/hosts.gbca-backup
+}
+
+# readme_block TEXT: the first ```sh block of README.md after the line that
+# contains TEXT, so tests run README's commands as written.
+readme_block() {
+	awk -v start="$1" 'index($0, start) { on = 1 } on && /^```sh/ { inb = 1; next } inb && /^```/ { exit } inb { print }' "$srcdir/README.md"
 }

@@ -29,11 +29,7 @@ UPSTREAM=$!
 trap 'kill $UPSTREAM 2>/dev/null; "$srcdir/gbca" down >/dev/null 2>&1; kill $(GBCA=$srcdir/gbca gbca_pids) 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 
-# README's quick start block, as written.
-block() { # the first ```sh block after the line matching $1
-	awk -v start="$1" 'index($0, start) { on = 1 } on && /^```sh/ { inb = 1; next } inb && /^```/ { exit } inb { print }' "$srcdir/README.md"
-}
-is "/quickstart/readme-says" "$(block '## Quick start' | head -1)" "./quickstart.sh"
+is "/quickstart/readme-says" "$(readme_block '## Quick start' | head -1)" "./quickstart.sh"
 
 cd "$srcdir" || exit 1
 GBCA_QUICKSTART_SKIP_DEPS=1 timeout 600 ./quickstart.sh > "$TMP/qs.out" 2>&1; rc=$?
@@ -42,7 +38,7 @@ is "/quickstart/exit-0" "$rc" 0
 like "/quickstart/background" "$(cat "$TMP/qs.out")" "serve: in the background"
 
 # README's curl, with the token the README names, as a user would paste it.
-curl_block=$(block 'Then, with no TLS workaround anywhere')
+curl_block=$(readme_block 'Then, with no TLS workaround anywhere')
 like "/quickstart/readme-curl-found" "$curl_block" "^curl \"https://$NAME/"
 out=$(YOUR_GEMINI_BALANCE_TOKEN=sk-test-123 bash -c "$curl_block -sS --max-time 10 -w '\n%{http_code}'" 2>&1)
 is "/quickstart/readme-curl-200" "$(printf '%s\n' "$out" | tail -n1)" 200
