@@ -57,7 +57,9 @@ gbca_unit_render(struct gbca_strbuf *b, const char *caroot, const char *const *a
 		if (!gbca_unit_quote(b, i == 0 ? "gbca's own path" : "an option for serve", argv[i], true, err))
 			return false;
 	}
-	gbca_strbuf_str(b, "\nExecReload=/bin/kill -HUP $MAINPID\nRestart=on-failure\nTimeoutStopSec=40\n\n"
+	/* The shell's own kill: /bin/kill (procps) is missing from minimal
+	 * systems and containers, and systemctl reload then fails. */
+	gbca_strbuf_str(b, "\nExecReload=/bin/sh -c \"kill -HUP ${MAINPID}\"\nRestart=on-failure\nTimeoutStopSec=40\n\n"
 	                   "[Install]\nWantedBy=multi-user.target\n");
 	if (b->oom)
 		return gbca_fail(err, "out of memory");

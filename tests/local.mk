@@ -56,3 +56,7 @@ EXTRA_DIST += tests/quickstart.sh
 # README.md's commands, run as written (tests/readme.sh reads its markers).
 TESTS += tests/readme.sh
 EXTRA_DIST += tests/readme.sh
+# up --service under a real systemd (systemd-nspawn, a debootstrapped Debian 12
+# built once per machine in $GBCA_TEST_ROOTFS, default /var/cache/gbca-test-rootfs).
+TESTS += tests/systemd.sh
+EXTRA_DIST += tests/systemd.sh
