@@ -361,33 +361,31 @@ hosts_off(const char *why)
 
 enum serve_mode { MODE_BACKGROUND, MODE_FOREGROUND, MODE_SERVICE };
 
-/* Step 5, up to the point where the proxy serves (or has failed). For an
- * earlier proxy of ours (CAROOT/serve.pid): the same options leave it be,
- * new ones (or --foreground) replace it. */
+/* Before step 4, for the background and the foreground: an earlier proxy
+ * of ours (CAROOT/serve.pid) with the same options is kept (*keep gets its
+ * pid), with others (or for --foreground) it is stopped now, so that a
+ * --foreground one, which turns the hosts entry off as it goes, is gone
+ * before step 4 turns it on. Something else on a listener is an error. */
 static bool
-serve_step(struct gbca_proxy_config *cfg, enum serve_mode mode, const struct serve_cmd *cmd, bool *done,
-           struct gbca_err *err)
+serve_prepare(const struct gbca_proxy_config *cfg, enum serve_mode mode, const struct serve_cmd *cmd, long *keep,
+              struct gbca_err *err)
 {
 	const struct gbca_listen_addr *busy;
 	char cmdline[256], report[256];
 	long pid;
 
-	*done = false;
-	if (mode == MODE_SERVICE)
-		return *done = serve_service(cfg->caroot, cmd, err);
+	*keep = 0;
 	if (gbca_up_serve_pid(cfg->caroot, &pid, cmdline, sizeof(cmdline))) {
 		if (mode == MODE_BACKGROUND && runs_with(pid, cmd->argv)) {
-			step(5, "serve: already running in the background (pid %ld) with these options", pid);
-			return *done = true;
+			*keep = pid;
+			return true;
 		}
 		if (gbca_up_stop_serve(cfg->caroot, report, sizeof(report)))
-			printf("      %s, to start it %s\n", report, mode == MODE_FOREGROUND ? "in the foreground" : "with the new options");
+			printf("serve: %s, to start it %s\n", report, mode == MODE_FOREGROUND ? "in the foreground" : "with the new options");
 	}
 	if ((busy = listener_in_use(cfg)) != NULL)
 		return gbca_fail(err, "something else listens on %s (not a gbca serve that 'gbca up' started); stop it, or choose another address with -- --listen",
 		                 busy->text);
-	if (mode == MODE_BACKGROUND)
-		return *done = serve_background(cfg->caroot, cmd, err);
 	return true;
 }
 
@@ -407,7 +405,8 @@ gbca_cmd_up(int argc, char **argv)
 	struct serve_cmd *cmd = calloc(1, sizeof(*cmd));
 	const char *upstream = NULL;
 	enum serve_mode mode = MODE_BACKGROUND;
-	bool service = false, foreground = false, trust = true, hosts = true, done;
+	bool service = false, foreground = false, trust = true, hosts = true, done = false;
+	long keep = 0;
 	struct gbca_err err;
 	char report[1024], unit[PATH_MAX];
 	const char *names[] = { GBCA_GOOGLE_HOST };
@@ -499,6 +498,12 @@ gbca_cmd_up(int argc, char **argv)
 	} else {
 		step(3, "trust: skipped (--no-trust)");
 	}
+	if (mode != MODE_SERVICE && !serve_prepare(cfg, mode, cmd, &keep, &err)) {
+		gbca_print_error("%s", err.msg);
+		if (hosts)
+			hosts_off("the proxy can't start");
+		goto out;
+	}
 	if (hosts) {
 		if (!gbca_hosts_set(NULL, names, 1, true, gbca_hosts_ipv6_default(), false, report, sizeof(report), &err)) {
 			gbca_print_error("%s", err.msg);
@@ -510,7 +515,15 @@ gbca_cmd_up(int argc, char **argv)
 	} else {
 		step(4, "hosts: skipped (--no-hosts)");
 	}
-	if (!serve_step(cfg, mode, cmd, &done, &err)) {
+	if (mode == MODE_SERVICE) {
+		done = serve_service(cfg->caroot, cmd, &err);
+	} else if (keep) {
+		step(5, "serve: already running in the background (pid %ld) with these options", keep);
+		done = true;
+	} else if (mode == MODE_BACKGROUND) {
+		done = serve_background(cfg->caroot, cmd, &err);
+	}
+	if (!done && mode != MODE_FOREGROUND) {
 		gbca_print_error("%s", err.msg);
 		if (hosts)
 			hosts_off("the proxy did not start");

@@ -98,7 +98,7 @@ wait_until 50 grep -q ready "$TMP/squatter.out"
 up --upstream "$UP" -- "${SERVE_OPTS[@]}"; rc=$?
 is "/up/port-taken/exit-1" "$rc" 1
 like "/up/port-taken/says-why" "$(cat "$TMP/up.out")" "something else listens on 127.0.0.1:443"
-like "/up/port-taken/says-hosts-off" "$(cat "$TMP/up.out")" "proxy did not start: the hosts entry goes off too"
+like "/up/port-taken/says-hosts-off" "$(cat "$TMP/up.out")" "proxy can.t start: the hosts entry goes off too"
 fails "/up/port-taken/hosts-off" hosts_on
 kill $SQUAT; wait $SQUAT 2>/dev/null
 # The proxy itself fails (a certificate that isn't there): the same.
@@ -122,6 +122,20 @@ for sig in INT TERM; do
 	fails "/up/foreground-$sig/hosts-off" hosts_on
 	like "/up/foreground-$sig/says-so" "$(cat "$TMP/fg-$sig.out")" "serve: stopped: the hosts entry goes off too"
 done
+
+# A background up while a --foreground one serves: the foreground one goes
+# (taking its hosts entry), then the entry is on again for the new proxy.
+"$GBCA" up --foreground --upstream "$UP" -- "${SERVE_OPTS[@]}" > "$TMP/fg-switch.out" 2>&1 &
+FG=$!
+wait_until 300 grep -q "listening on" "$TMP/fg-switch.out"
+up --upstream "$UP" -- "${SERVE_OPTS[@]}"; rc=$?
+is "/up/foreground-then-background/exit-0" "$rc" 0
+like "/up/foreground-then-background/replaced" "$(cat "$TMP/up.out")" "stopped gbca serve \(pid $FG\)"
+ok "/up/foreground-then-background/foreground-gone" gone $FG
+ok "/up/foreground-then-background/hosts-on" hosts_on
+is "/up/foreground-then-background/curl" "$(seed_curl)" 200
+"$GBCA" down > /dev/null 2>&1
+wait $FG 2>/dev/null
 
 # --- --service: the unit (under GBCA_SYSROOT; systemctl has no systemd here) ---
 SYS="$TMP/sysroot"
