@@ -389,8 +389,19 @@ serve_prepare(const struct gbca_proxy_config *cfg, enum serve_mode mode, const s
 	return true;
 }
 
-int
-gbca_cmd_up(int argc, char **argv)
+/* What 'gbca up' was asked to do. */
+struct up_job {
+	struct gbca_proxy_config cfg;   /* serve's options after --, then --upstream */
+	struct serve_cmd cmd;           /* the same, as the words that run the proxy */
+	enum serve_mode mode;
+	bool trust, hosts;
+};
+
+/* Reads up's options, then serve's after -- (with an index of its own,
+ * taken before anything else parses), and checks all of it before anything
+ * changes. Returns -1 to go on, or the exit code. */
+static int
+up_parse(int argc, char **argv, struct up_job *job)
 {
 	static const struct option longopts[] = {
 		{ "upstream", required_argument, NULL, 'u' },
@@ -401,23 +412,13 @@ gbca_cmd_up(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct gbca_proxy_config *cfg = calloc(1, sizeof(*cfg));
-	struct serve_cmd *cmd = calloc(1, sizeof(*cmd));
 	const char *upstream = NULL;
-	enum serve_mode mode = MODE_BACKGROUND;
-	bool service = false, foreground = false, trust = true, hosts = true, done = false;
-	long keep = 0;
+	bool service = false, foreground = false;
 	struct gbca_err err;
-	char report[1024], unit[PATH_MAX];
-	const char *names[] = { GBCA_GOOGLE_HOST };
-	int c, rest, rc = GBCA_EXIT_FAIL;
+	char unit[PATH_MAX];
+	int c, rest;
 
-	if (cfg == NULL || cmd == NULL) {
-		free(cfg);
-		free(cmd);
-		gbca_print_error("out of memory");
-		return GBCA_EXIT_FAIL;
-	}
+	job->trust = job->hosts = true;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
@@ -425,125 +426,138 @@ gbca_cmd_up(int argc, char **argv)
 		case 'u': upstream = optarg; break;
 		case 's': service = true; break;
 		case 'f': foreground = true; break;
-		case 'T': trust = false; break;
-		case 'H': hosts = false; break;
+		case 'T': job->trust = false; break;
+		case 'H': job->hosts = false; break;
 		case 'h':
 			fputs(up_usage, stdout);
-			rc = GBCA_EXIT_OK;
-			goto out;
+			return GBCA_EXIT_OK;
 		default:
-			rc = gbca_bad_option("up", argv, c);
-			goto out;
+			return gbca_bad_option("up", argv, c);
 		}
 	}
-	/* What follows belongs to serve: taken now, before anything else parses. */
 	rest = optind;
-	if (rest < argc && strcmp(argv[rest - 1], "--") != 0) {
-		rc = gbca_usage_error("up", "unexpected argument \"%s\" (serve's options go after --)", argv[rest]);
-		goto out;
-	}
-	if (service && foreground) {
-		rc = gbca_usage_error("up", "--service and --foreground exclude each other");
-		goto out;
-	}
-	/* Serve's options, checked before anything changes. argv[rest - 1] only
-	 * stands in for a command name. */
-	switch (gbca_serve_options(argc - rest + 1, argv + rest - 1, cfg, &err)) {
+	if (rest < argc && strcmp(argv[rest - 1], "--") != 0)
+		return gbca_usage_error("up", "unexpected argument \"%s\" (serve's options go after --)", argv[rest]);
+	if (service && foreground)
+		return gbca_usage_error("up", "--service and --foreground exclude each other");
+	/* argv[rest - 1] only stands in for a command name. */
+	switch (gbca_serve_options(argc - rest + 1, argv + rest - 1, &job->cfg, &err)) {
 	case GBCA_SERVE_PARSED:
 		break;
 	case GBCA_SERVE_HELP:
 		puts("Options after -- are gbca serve's: see 'gbca serve --help'.");
-		rc = GBCA_EXIT_OK;
-		goto out;
+		return GBCA_EXIT_OK;
 	case GBCA_SERVE_USAGE:
-		rc = gbca_usage_error("up", "after --: %s", err.msg);
-		goto out;
+		return gbca_usage_error("up", "after --: %s", err.msg);
 	case GBCA_SERVE_FAILED:
 		gbca_print_error("%s", err.msg);
-		goto out;
+		return GBCA_EXIT_FAIL;
 	}
-	if (upstream && !gbca_proxy_parse_upstream(upstream, cfg, &err)) {
-		rc = gbca_usage_error("up", "%s", err.msg);
-		goto out;
-	}
-	if (!serve_cmd_init(cmd, argc - rest, argv + rest, upstream, &err)) {
-		rc = gbca_usage_error("up", "%s", err.msg);
-		goto out;
-	}
+	if (upstream && !gbca_proxy_parse_upstream(upstream, &job->cfg, &err))
+		return gbca_usage_error("up", "%s", err.msg);
+	if (!serve_cmd_init(&job->cmd, argc - rest, argv + rest, upstream, &err))
+		return gbca_usage_error("up", "%s", err.msg);
+	job->mode = MODE_BACKGROUND;
 	if (service || (!foreground && gbca_up_unit_path(unit, sizeof(unit)) && access(unit, F_OK) == 0))
-		mode = MODE_SERVICE;
+		job->mode = MODE_SERVICE;
 	else if (foreground)
-		mode = MODE_FOREGROUND;
-	if (mode == MODE_SERVICE) {
+		job->mode = MODE_FOREGROUND;
+	if (job->mode == MODE_SERVICE) {
 		/* Refuse what the unit can't hold before anything changes. */
 		struct gbca_strbuf probe = { 0 };
-		bool ok = gbca_unit_render(&probe, cfg->caroot, cmd->argv, &err);
+		bool ok = gbca_unit_render(&probe, job->cfg.caroot, job->cmd.argv, &err);
 		free(probe.p);
 		if (!ok) {
 			gbca_print_error("%s", err.msg);
-			goto out;
+			return GBCA_EXIT_FAIL;
 		}
-	} else if (cfg->pid_file[0]) {
-		rc = gbca_usage_error("up", "--pid-file is for 'gbca serve' alone: 'gbca up' and 'gbca down' use CAROOT/serve.pid");
-		goto out;
+	} else if (job->cfg.pid_file[0]) {
+		return gbca_usage_error("up", "--pid-file is for 'gbca serve' alone: 'gbca up' and 'gbca down' use CAROOT/serve.pid");
 	}
+	return -1;
+}
+
+/* Steps 1 to 5; returns the exit code. */
+static int
+up_run(struct up_job *job)
+{
+	struct gbca_proxy_config *cfg = &job->cfg;
+	const char *names[] = { GBCA_GOOGLE_HOST };
+	struct gbca_err err;
+	char report[1024];
+	bool done = false;
+	long keep = 0;
+	int rc;
+
 	if (!ensure_ca(cfg->caroot, &err) || !ensure_leaf(cfg, &err)) {
 		gbca_print_error("%s", err.msg);
-		goto out;
+		return GBCA_EXIT_FAIL;
 	}
-	if (trust) {
+	if (job->trust) {
 		step(3, "trust:");
 		if (!gbca_trust_default_stores(cfg->caroot, &err))
 			gbca_print_warning("%s; 'gbca doctor' tells what is missing", err.msg);
 	} else {
 		step(3, "trust: skipped (--no-trust)");
 	}
-	if (mode != MODE_SERVICE && !serve_prepare(cfg, mode, cmd, &keep, &err)) {
+	if (job->mode != MODE_SERVICE && !serve_prepare(cfg, job->mode, &job->cmd, &keep, &err)) {
 		gbca_print_error("%s", err.msg);
-		if (hosts)
+		if (job->hosts)
 			hosts_off("the proxy can't start");
-		goto out;
+		return GBCA_EXIT_FAIL;
 	}
-	if (hosts) {
+	if (job->hosts) {
 		if (!gbca_hosts_set(NULL, names, 1, true, gbca_hosts_ipv6_default(), false, report, sizeof(report), &err)) {
 			gbca_print_error("%s", err.msg);
 			if (errno == EACCES || errno == EPERM)
 				gbca_print_note("the hosts file needs root: run sudo GBCA_CAROOT='%s' gbca up", cfg->caroot);
-			goto out;
+			return GBCA_EXIT_FAIL;
 		}
 		step(4, "hosts: %s", report);
 	} else {
 		step(4, "hosts: skipped (--no-hosts)");
 	}
-	if (mode == MODE_SERVICE) {
-		done = serve_service(cfg->caroot, cmd, &err);
+	if (job->mode == MODE_SERVICE) {
+		done = serve_service(cfg->caroot, &job->cmd, &err);
 	} else if (keep) {
 		step(5, "serve: already running in the background (pid %ld) with these options", keep);
 		done = true;
-	} else if (mode == MODE_BACKGROUND) {
-		done = serve_background(cfg->caroot, cmd, &err);
+	} else if (job->mode == MODE_BACKGROUND) {
+		done = serve_background(cfg->caroot, &job->cmd, &err);
 	}
-	if (!done && mode != MODE_FOREGROUND) {
+	if (!done && job->mode != MODE_FOREGROUND) {
 		gbca_print_error("%s", err.msg);
-		if (hosts)
+		if (job->hosts)
 			hosts_off("the proxy did not start");
-		goto out;
+		return GBCA_EXIT_FAIL;
 	}
 	printf("\nTry it (no -k needed):\n  curl https://%s/v1beta/models/gemini-2.5-flash:generateContent \\\n"
 	       "    -H \"x-goog-api-key: $YOUR_GEMINI_BALANCE_TOKEN\" -H 'Content-Type: application/json' \\\n"
 	       "    -d '{\"contents\":[{\"parts\":[{\"text\":\"Hi\"}]}]}'\n\n", GBCA_GOOGLE_HOST);
 	fflush(stdout);
-	if (done) {
-		rc = GBCA_EXIT_OK;
-		goto out;
-	}
-	step(5, "serve: in the foreground; Ctrl-C stops it%s", hosts ? " and turns the hosts entry off" : "");
+	if (done)
+		return GBCA_EXIT_OK;
+	step(5, "serve: in the foreground; Ctrl-C stops it%s", job->hosts ? " and turns the hosts entry off" : "");
 	rc = gbca_proxy_run(cfg) == 0 ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
-	if (hosts)
+	if (job->hosts)
 		hosts_off(rc == GBCA_EXIT_OK ? "serve: stopped" : "serve: failed");
-out:
-	free(cfg);
-	free(cmd);
+	return rc;
+}
+
+int
+gbca_cmd_up(int argc, char **argv)
+{
+	struct up_job *job = calloc(1, sizeof(*job));
+	int rc;
+
+	if (job == NULL) {
+		gbca_print_error("out of memory");
+		return GBCA_EXIT_FAIL;
+	}
+	rc = up_parse(argc, argv, job);
+	if (rc < 0)
+		rc = up_run(job);
+	free(job);
 	return rc;
 }
 
