@@ -140,3 +140,30 @@ private_etc() {
 readme_block() {
 	awk -v start="$1" 'index($0, start) { on = 1 } on && /^```sh/ { inb = 1; next } inb && /^```/ { exit } inb { print }' "$srcdir/README.md"
 }
+
+# sandbox_machine: inside unshare -n -m, a machine of the test's own: the
+# loopback up, a private /etc whose hosts file holds only localhost, a
+# private trust store in the state its hooks keep, and no service manager to
+# reach (tmpfs over /run/systemd and /run/dbus: systemctl, as 'gbca up
+# --service' runs it, can't touch the machine's).
+sandbox_machine() {
+	local d
+	mount --make-rprivate /
+	ip link set lo up
+	private_etc
+	sandbox_trust_store
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+	update-ca-certificates >/dev/null 2>&1
+	for d in /run/systemd /run/dbus; do
+		[ -d "$d" ] && mount -t tmpfs none "$d"
+	done
+	return 0
+}
+
+# start_upstream PORT: tests/upstream.py (the stand-in Gemini Balance) on
+# 127.0.0.1:PORT, recording into $TMP/record.jsonl; UPSTREAM is its pid.
+start_upstream() {
+	/usr/bin/python3 "$srcdir/tests/upstream.py" --port "$1" --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
+	UPSTREAM=$!
+	wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
+}

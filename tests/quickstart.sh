@@ -14,20 +14,12 @@ need update-ca-certificates curl ip ss python3
 # The quick start builds in the source folder; a build elsewhere (VPATH) would
 # make it configure and build a second time there.
 [ -f "$srcdir/Makefile" ] && [ -x "$srcdir/gbca" ] || skip_all "needs gbca built in the source folder"
-mount --make-rprivate /
-ip link set lo up
-private_etc
-sandbox_trust_store
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
-update-ca-certificates >/dev/null 2>&1
-for d in /run/systemd /run/dbus; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
+sandbox_machine
 cp /etc/hosts "$TMP/hosts.before"
 
 NAME=generativelanguage.googleapis.com
-/usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
-UPSTREAM=$!
+start_upstream 8000
 trap 'kill $UPSTREAM 2>/dev/null; "$srcdir/gbca" down >/dev/null 2>&1; kill $(GBCA=$srcdir/gbca gbca_pids) 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 
 is "/quickstart/readme-says" "$(readme_block '## Quick start' | head -1)" "./quickstart.sh"
 

@@ -21,14 +21,8 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need update-ca-certificates certutil curl ip openssl python3
-mount --make-rprivate /
-ip link set lo up
-private_etc
-sandbox_trust_store
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
-update-ca-certificates >/dev/null 2>&1
+sandbox_machine
 mount -t tmpfs none /var/log
-for d in /run/systemd /run/dbus; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
 
 export SHELL=/bin/bash
 mkdir -p "$HOME/.pki/nssdb" "$TMP/bin" "$TMP/work"
@@ -44,10 +38,8 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=lo
 GBCA_CAROOT="$TMP/imported" "$GBCA" init > /dev/null 2>&1
 cp "$TMP/imported/rootCA.pem" "$TMP/imported/rootCA-key.pem" "$TMP/work/"
 
-/usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
-UPSTREAM=$!
+start_upstream 8000
 trap 'kill $UPSTREAM 2>/dev/null; "$GBCA" down >/dev/null 2>&1; kill $(gbca_pids) 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 
 # extract README: one record per command, fields apart by \037 (an empty
 # field must survive read's splitting): block number, mode

@@ -2,7 +2,7 @@
 # gbca up as users type it: every documented form of its options, serve's
 # options after --, re-running with new options, and no half-done state when
 # the proxy can't start or stops. In private network and mount namespaces: a
-# private hosts file and trust store, a temp HOME, the test upstream on
+# private /etc (hosts file, trust store), a temp HOME, the test upstream on
 # 127.0.0.1:8001 (not the default port, so a lost --upstream shows), and no
 # systemd to reach (a tmpfs over /run/systemd). The unit file goes under
 # GBCA_SYSROOT.
@@ -11,25 +11,15 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need update-ca-certificates curl ip python3
-mount --make-rprivate /
-ip link set lo up
-private_etc
-sandbox_trust_store
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$TMP/hosts"
-mount --bind "$TMP/hosts" /etc/hosts
-update-ca-certificates >/dev/null 2>&1
-# systemctl must never reach a service manager of the machine's.
-for d in /run/systemd /run/dbus; do [ -d "$d" ] && mount -t tmpfs none "$d"; done
+sandbox_machine
 
 NAME=generativelanguage.googleapis.com
 CAROOT="$HOME/.local/share/gbca"
 UP=http://127.0.0.1:8001
 SERVE_OPTS=(--workers 1 --user root --access-log off)
 
-/usr/bin/python3 "$srcdir/tests/upstream.py" --port 8001 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
-UPSTREAM=$!
+start_upstream 8001
 trap 'kill $UPSTREAM 2>/dev/null; "$GBCA" down >/dev/null 2>&1; kill $(gbca_pids) 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 
 # up, bounded: an up that serves in the foreground by mistake must not hang the test.
 up() { timeout 60 "$GBCA" up "$@" > "$TMP/up.out" 2>&1; }
