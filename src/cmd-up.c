@@ -256,16 +256,20 @@ serve_service(const char *caroot, const struct serve_cmd *cmd, struct gbca_err *
 	return true;
 }
 
-/* The last lines of the log from offset on, to show why serve stopped. */
+/* What serve wrote to its log since offset from (its last 2 KB at most),
+ * to show why it stopped. */
 static void
 show_log(const char *log, off_t from)
 {
 	char buf[2048];
+	struct stat st;
 	ssize_t n;
 	int fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return;
+	if (fstat(fd, &st) == 0 && st.st_size - from > (off_t)sizeof(buf) - 1)
+		from = st.st_size - (off_t)sizeof(buf) + 1;
 	n = pread(fd, buf, sizeof(buf) - 1, from);
 	close(fd);
 	if (n > 0) {
