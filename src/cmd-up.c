@@ -462,10 +462,15 @@ up_parse(int argc, char **argv, struct up_job *job)
 	if (!serve_cmd_init(&job->cmd, argc - rest, argv + rest, upstream, &err))
 		return gbca_usage_error("up", "%s", err.msg);
 	job->mode = MODE_BACKGROUND;
-	if (service || (!foreground && gbca_up_unit_path(unit, sizeof(unit)) && access(unit, F_OK) == 0))
+	if (service) {
 		job->mode = MODE_SERVICE;
-	else if (foreground)
+	} else if (foreground) {
 		job->mode = MODE_FOREGROUND;
+	} else if (gbca_up_unit_path(unit, sizeof(unit)) && access(unit, F_OK) == 0) {
+		/* One proxy, where the user put it: its options change there. */
+		job->mode = MODE_SERVICE;
+		gbca_print_note("the gbca-serve unit is installed (%s): it is what gets updated; 'gbca uninstall' removes it", unit);
+	}
 	if (job->mode == MODE_SERVICE) {
 		/* Refuse what the unit can't hold before anything changes. */
 		struct gbca_strbuf probe = { 0 };

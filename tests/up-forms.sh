@@ -135,6 +135,10 @@ GBCA_SYSROOT=$SYS up --service --no-trust --no-hosts --upstream "$UP" -- --cors 
 ok "/up/service/unit-written" test -f "$UNIT"
 like "/up/service/cors-in-unit" "$(grep '^ExecStart=' "$UNIT" 2>/dev/null)" '"serve" "--cors" "\*" "--workers" "1" "--upstream" "http://127.0.0.1:8001"$'
 like "/up/service/systemctl-failure-said" "$(cat "$TMP/up.out")" "systemctl"
+# Installed once, the unit is what a later plain 'up' changes.
+GBCA_SYSROOT=$SYS up --no-trust --no-hosts --upstream "$UP" -- --cors https://app.example.test
+like "/up/service/installed-unit-updated" "$(grep '^ExecStart=' "$UNIT" 2>/dev/null)" '"--cors" "https://app.example.test"'
+like "/up/service/installed-unit-said" "$(cat "$TMP/up.out")" "the gbca-serve unit is installed"
 rm -f "$UNIT"
 
 # Values systemd would read differently are quoted; control characters refused.
