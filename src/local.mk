@@ -11,6 +11,7 @@ libgbca_a_SOURCES = \
 	include/gbca/ca.h src/ca.c \
 	include/gbca/issue.h src/issue.c \
 	include/gbca/ledger.h src/ledger.c \
+	include/gbca/drop.h src/drop.c \
 	include/gbca/cmd.h \
 	include/gbca/run.h src/run.c \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \

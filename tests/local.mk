@@ -44,3 +44,8 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Running work as a path's owner, and the no-follow opener (issue 9).
+check_PROGRAMS += tests/test-drop
+tests_test_drop_LDADD = $(TEST_LIBS)
+# test-save checks that every rename is preceded by an fsync of that file.
+tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
