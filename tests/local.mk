@@ -43,6 +43,9 @@ EXTRA_DIST += tests/hosts.sh
 TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
+# Root writing a user's rc files (issue 9, attack 4).
+TESTS += tests/trust-root-rc.sh
+EXTRA_DIST += tests/trust-root-rc.sh
 EXTRA_DIST += tests/serve-misc.sh
 # Running work as a path's owner, and the no-follow opener (issue 9).
 check_PROGRAMS += tests/test-drop

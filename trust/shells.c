@@ -5,6 +5,7 @@
  * bytes, whichever block goes first. */
 #include "config.h"
 #include <gbca/block.h>
+#include <gbca/drop.h>
 #include <gbca/path.h>
 #include <gbca/shells.h>
 #include <gbca/store.h>
@@ -220,6 +221,8 @@ struct rc {
 	char real[PATH_MAX];     /* where writes go: a symlink resolved (dotfile managers) */
 	char show[PATH_MAX];     /* path with ~ */
 	bool exists, is_link;
+	uid_t uid;               /* who writes it: the owner of HOME (root acting for a user) */
+	gid_t gid;
 	struct gbca_text text;   /* of real */
 	bool bad, damaged;       /* couldn't read / hand-edited: err says why; leave it alone */
 	struct gbca_err err;
@@ -348,6 +351,20 @@ rc_parse(struct rc *rc, struct gbca_err *err)
 	}
 }
 
+/* Whether the resolved path real lies inside the (resolved) HOME. */
+static bool
+inside_home(const char *real)
+{
+	const char *home = getenv("HOME");
+	char h[PATH_MAX];
+	size_t n;
+
+	if (home == NULL || realpath(home, h) == NULL)
+		return false;
+	n = strlen(h);
+	return strncmp(real, h, n) == 0 && (real[n] == '/' || (n == 1 && h[0] == '/'));
+}
+
 static bool
 rc_load(struct rc *rc, const struct gbca_shells_kind *k, const struct shell *sh, struct gbca_err *err)
 {
@@ -357,7 +374,8 @@ rc_load(struct rc *rc, const struct gbca_shells_kind *k, const struct shell *sh,
 	memset(rc, 0, sizeof(*rc));
 	rc->kind = k;
 	rc->sh = sh;
-	if (!rc_path(sh->bit, rc->path, sizeof(rc->path), err))
+	if (!rc_path(sh->bit, rc->path, sizeof(rc->path), err) ||
+	    !gbca_owner_of(getenv("HOME"), &rc->uid, &rc->gid, err))
 		return false;
 	tilde(rc->path, rc->show, sizeof(rc->show));
 	snprintf(rc->real, sizeof(rc->real), "%s", rc->path);
@@ -374,6 +392,10 @@ rc_load(struct rc *rc, const struct gbca_shells_kind *k, const struct shell *sh,
 			return gbca_fail(err, "%s is a symbolic link gbca can't follow (%s); fix the link, "
 			                 "then run gbca again", rc->show, strerror(e));
 		}
+		if (!inside_home(rc->real))
+			return gbca_fail(err, "%s links to %s, outside your home folder; gbca writes through "
+			                 "links only inside it: move the file into your home or add the lines yourself",
+			                 rc->show, rc->real);
 	}
 	if (!gbca_text_read(&rc->text, rc->real, rc->show, FILE_MAX, err))
 		return false;
@@ -511,18 +533,49 @@ rc_save_failed(const struct rc *rc, const char *value, bool adding, struct gbca_
 	return rc_fail(rc, value, adding, strerror(e), fix, err);
 }
 
+/* One change to a user's rc file, run as the owner of HOME: as root acting
+ * for a user (sudo -E), the kernel then refuses whatever the user could not
+ * do (a link or ZDOTDIR into root's files). */
+struct rc_job {
+	const struct rc *rc;
+	const struct gbca_strbuf *b;   /* NULL: unlink the file (gbca created it) */
+	int dirs;
+	const char *value;
+	bool adding;
+};
+
+static bool
+rc_unlink_job(const struct rc *rc, struct gbca_err *err)
+{
+	int e;
+
+	if (unlink(rc->real) < 0) {
+		e = errno;
+		return gbca_fail(err, "couldn't remove %s: %s", rc->show, strerror(e));
+	}
+	remove_dirs(rc->path, rc->dirs);
+	return true;
+}
+
 /* Writes new contents of an existing file, or creates it (and its folders,
  * which dirs counts). */
 static bool
-rc_write(const struct rc *rc, const struct gbca_strbuf *b, int dirs, const char *value, bool adding,
-         struct gbca_err *err)
+rc_write_job(void *arg, struct gbca_err *err)
 {
+	const struct rc_job *job = arg;
+	const struct rc *rc = job->rc;
+	const struct gbca_strbuf *b = job->b;
+	const char *value = job->value;
+	bool adding = job->adding;
+	int dirs = job->dirs;
 	const struct stat *st = &rc->text.st;
 	struct stat parent = { 0 };
 	struct gbca_save s;
 	char dir[PATH_MAX];
 	char *slash;
 
+	if (b == NULL)
+		return rc_unlink_job(rc, err);
 	if (b->oom)
 		return gbca_fail(err, "out of memory writing %s", rc->show);
 	if (rc->exists) {
@@ -557,6 +610,15 @@ rc_write(const struct rc *rc, const struct gbca_strbuf *b, int dirs, const char 
 		return false;
 	}
 	return true;
+}
+
+static bool
+rc_write(const struct rc *rc, const struct gbca_strbuf *b, int dirs, const char *value, bool adding,
+         struct gbca_err *err)
+{
+	struct rc_job job = { rc, b, dirs, value, adding };
+
+	return gbca_as_owner(rc->uid, rc->gid, rc_write_job, &job, err);
 }
 
 /* Puts the current block in rc: replaced in place, or appended. */
@@ -641,7 +703,6 @@ rc_remove(const struct rc *rc, const char *value, bool *changed, struct gbca_err
 	unsigned next_flags = 0;
 	int next_dirs = 0;
 	bool ok;
-	int e;
 
 	*changed = false;
 	if (!rc->block.found)
@@ -654,15 +715,8 @@ rc_remove(const struct rc *rc, const char *value, bool *changed, struct gbca_err
 		start--;
 	if (!rc_writable(rc, value, false, err))
 		return false;
-	if ((rc->flags & FLAG_CREATED) && !rc->is_link && start == 0 && end == t->len) {
-		if (unlink(rc->real) < 0) {
-			e = errno;
-			return gbca_fail(err, "couldn't remove %s: %s", rc->show, strerror(e));
-		}
-		remove_dirs(rc->path, rc->dirs);
-		*changed = true;
-		return true;
-	}
+	if ((rc->flags & FLAG_CREATED) && !rc->is_link && start == 0 && end == t->len)
+		return (*changed = rc_write(rc, NULL, 0, value, false, err));
 	if (next != NULL) {
 		/* The next block's begin line, with both blocks' tags. */
 		struct gbca_strbuf line = { 0 };
