@@ -53,15 +53,9 @@ static const char untrust_usage[] =
 struct selection {
 	bool chosen[16];
 	bool explicit_list;
-	bool after_system;   /* python chosen by default, not root: skip it while the system store lacks the root */
+	bool after_system;   /* chosen by default, not root: needs_system stores wait for the system store */
 };
 
-/* The stores that edit the shells' rc files. */
-static bool
-is_shell_store(const struct gbca_store *s)
-{
-	return s == &gbca_store_node || s == &gbca_store_python;
-}
 
 static bool
 parse_stores(const char *list, struct selection *sel, struct gbca_err *err)
@@ -195,7 +189,7 @@ run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install
 
 		if (!sel->chosen[i])
 			continue;
-		if ((s->needs_root && !ctx->is_root) || (sel->after_system && s == &gbca_store_python &&
+		if ((s->needs_root && !ctx->is_root) || (sel->after_system && s->needs_system &&
 		                                          system_lacks_root(ctx))) {
 			used += (size_t)snprintf(skipped + used, sizeof(skipped) - used, "%s%s", used ? "," : "", s->name);
 			continue;
@@ -288,12 +282,12 @@ trust_main(int argc, char **argv, bool install)
 		 * the root. */
 		for (size_t i = 0; i < gbca_n_stores; i++) {
 			char where[GBCA_REPORT_MAX];
-			if (install && is_shell_store(gbca_stores[i]) && !shells)
+			if (install && gbca_stores[i]->rc_files && !shells)
 				continue;
 			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
 		}
 		/* python names the system bundle, which only root can give the
-		 * root: without it, python waits for the sudo run too. */
+		 * root: without root, it waits for the sudo run too. */
 		if (install && shells && !ctx.is_root)
 			sel.after_system = true;
 	} else if (shells) {

@@ -60,4 +60,15 @@ ok "/trust/root-rc/untrust-restores" cmp "$HOME/dotfiles/bashrc" "$TMP/bashrc.be
 ok "/trust/root-rc/fish-removed" test ! -e "$HOME/.config"
 ok "/trust/root-rc/decoys-untouched-at-end" diff "$TMP/decoys.before" <(decoys)
 
+# As the user (no root, so no system store): python, which names the system
+# bundle, is skipped with the sudo command instead of failing.
+as_user() { setpriv --reuid "$U" --regid "$U" --clear-groups env HOME="$HOME" GBCA_CAROOT="$TMP/uca" "$@"; }
+mkdir "$TMP/uca"; chown "$U:$U" "$TMP/uca"; chmod 700 "$TMP/uca"
+as_user "$GBCA" init -q
+out=$(as_user "$GBCA" trust --shells=bash 2>&1); rc=$?
+is "/trust/root-rc/user-shells-exit-0" "$rc" 0
+like "/trust/root-rc/user-python-waits-for-sudo" "$out" "skipped system,python.*sudo .*--stores system,python"
+like "/trust/root-rc/user-node-done" "$out" "node: NODE_EXTRA_CA_CERTS set in ~/\.bashrc"
+as_user "$GBCA" untrust -q --stores node
+
 done_testing

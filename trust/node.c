@@ -161,4 +161,10 @@ node_uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_len
 	return true;
 }
 
-const struct gbca_store gbca_store_node = { "node", false, node_check, node_install, node_uninstall };
+const struct gbca_store gbca_store_node = {
+	.name = "node",
+	.check = node_check,
+	.install = node_install,
+	.uninstall = node_uninstall,
+	.rc_files = true,
+};

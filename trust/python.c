@@ -223,5 +223,10 @@ python_uninstall(const struct gbca_trust_ctx *ctx, char *report, size_t report_l
 }
 
 const struct gbca_store gbca_store_python = {
-	"python", false, python_check, python_install, python_uninstall,
+	.name = "python",
+	.check = python_check,
+	.install = python_install,
+	.uninstall = python_uninstall,
+	.rc_files = true,
+	.needs_system = true,
 };
