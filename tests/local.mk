@@ -52,3 +52,6 @@ check_PROGRAMS += tests/test-drop
 tests_test_drop_LDADD = $(TEST_LIBS)
 # test-save checks that every rename is preceded by an fsync of that file.
 tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
+# The marked-block module that hosts and the shell stores share (issue 9).
+check_PROGRAMS += tests/test-block
+tests_test_block_LDADD = $(TEST_LIBS)
