@@ -71,4 +71,17 @@ like "/trust/root-rc/user-python-waits-for-sudo" "$out" "skipped system,python.*
 like "/trust/root-rc/user-node-done" "$out" "node: NODE_EXTRA_CA_CERTS set in ~/\.bashrc"
 as_user "$GBCA" untrust -q --stores node
 
+# Root with the user's environment must not read root's files for them:
+# a NODE_EXTRA_CA_CERTS naming a root-only PEM (a certificate with its key)
+# is read as the user, so it is refused and never copied into the user's
+# world-readable node-ca.pem.
+cat "$GBCA_CAROOT/rootCA.pem" > "$TMP/decoy/secret.pem"
+echo "-----BEGIN PRIVATE KEY----- SECRET" >> "$TMP/decoy/secret.pem"
+chmod 600 "$TMP/decoy/secret.pem"
+out=$(GBCA_CAROOT="$TMP/uca" NODE_EXTRA_CA_CERTS="$TMP/decoy/secret.pem" "$GBCA" trust --stores node --shells=bash 2>&1); rc=$?
+is "/trust/root-rc/root-only-extra-certs-exit-1" "$rc" 1
+like "/trust/root-rc/root-only-extra-certs-named" "$out" "secret\.pem"
+fails "/trust/root-rc/root-only-extra-certs-not-copied" grep -rq SECRET "$TMP/uca"
+"$GBCA" untrust -q --stores node 2>/dev/null
+
 done_testing

@@ -869,10 +869,21 @@ gbca_shells_find_prev(const struct gbca_shells_kind *k, const char *target, cons
 	}
 }
 
-bool
-gbca_shells_write_bundle(const struct gbca_shells_kind *k, const struct gbca_trust_ctx *ctx, const char *file,
-                         const struct gbca_shells_prev *prev, struct gbca_err *err)
+struct bundle_job {
+	const struct gbca_shells_kind *k;
+	const struct gbca_trust_ctx *ctx;
+	const char *file;
+	const struct gbca_shells_prev *prev;
+};
+
+static bool
+write_bundle_job(void *arg, struct gbca_err *err)
 {
+	const struct bundle_job *job = arg;
+	const struct gbca_shells_kind *k = job->k;
+	const struct gbca_trust_ctx *ctx = job->ctx;
+	const struct gbca_shells_prev *prev = job->prev;
+	const char *file = job->file;
 	struct gbca_strbuf b = { 0 };
 	struct gbca_text old, theirs;
 	bool ok = false;
@@ -920,6 +931,30 @@ gbca_shells_write_bundle(const struct gbca_shells_kind *k, const struct gbca_tru
 out:
 	free(b.p);
 	return ok;
+}
+
+/* As the owner of the file's folder (CAROOT): root acting for a user reads
+ * the user's own bundles with the user's rights, so it never copies a file
+ * only root may read into a world-readable one, and writes as the user. */
+bool
+gbca_shells_write_bundle(const struct gbca_shells_kind *k, const struct gbca_trust_ctx *ctx, const char *file,
+                         const struct gbca_shells_prev *prev, struct gbca_err *err)
+{
+	struct bundle_job job = { k, ctx, file, prev };
+	char dir[PATH_MAX];
+	char *slash;
+	uid_t uid;
+	gid_t gid;
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0';
+	if (!gbca_owner_of(dir, &uid, &gid, err))
+		return false;
+	return gbca_as_owner(uid, gid, write_bundle_job, &job, err);
 }
 
 void
