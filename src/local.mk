@@ -11,6 +11,7 @@ libgbca_a_SOURCES = \
 	include/gbca/ca.h src/ca.c \
 	include/gbca/issue.h src/issue.c \
 	include/gbca/ledger.h src/ledger.c \
+	include/gbca/drop.h src/drop.c \
 	include/gbca/cmd.h \
 	include/gbca/run.h src/run.c \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
@@ -22,6 +23,7 @@ bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c
 gbca_LDADD = libgbca.a $(GBCA_LIBS)
 libgbca_a_SOURCES += include/gbca/http1.h src/proxy/http1.c
+libgbca_a_SOURCES += include/gbca/block.h src/block.c
 libgbca_a_SOURCES += include/gbca/hosts.h src/hosts.c src/cmd-hosts.c
 libgbca_a_SOURCES += src/cmd-ci.c
 libgbca_a_SOURCES += include/gbca/up.h src/cmd-up.c src/cmd-uninstall.c src/cmd-doctor.c

@@ -43,4 +43,15 @@ EXTRA_DIST += tests/hosts.sh
 TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
+# Root writing a user's rc files (issue 9, attack 4).
+TESTS += tests/trust-root-rc.sh
+EXTRA_DIST += tests/trust-root-rc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Running work as a path's owner, and the no-follow opener (issue 9).
+check_PROGRAMS += tests/test-drop
+tests_test_drop_LDADD = $(TEST_LIBS)
+# test-save checks that every rename is preceded by an fsync of that file.
+tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
+# The marked-block module that hosts and the shell stores share (issue 9).
+check_PROGRAMS += tests/test-block
+tests_test_block_LDADD = $(TEST_LIBS)
