@@ -44,3 +44,6 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# gbca doctor: each claim in both directions, with real clients from a login shell.
+TESTS += tests/doctor.sh
+EXTRA_DIST += tests/doctor.sh

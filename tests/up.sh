@@ -20,6 +20,8 @@ export SHELL=/bin/bash
 mkdir -p "$HOME/.pki/nssdb"
 certutil -N -d "sql:$HOME/.pki/nssdb" --empty-password
 printf 'export EDITOR=vi\n' > "$HOME/.bashrc"
+# Login shells (doctor starts one) read ~/.bashrc through ~/.profile, as Debian's skel has it.
+printf '. "$HOME/.bashrc"\n' > "$HOME/.profile"
 NAME=generativelanguage.googleapis.com
 CAROOT="$HOME/.local/share/gbca"
 
