@@ -116,15 +116,18 @@ check_leaf(struct doctor *d)
 	struct gbca_ca ca;
 	unsigned status = 1;
 	long left;
+	int ret;
 
 	snprintf(file, sizeof(file), "serve/%s.pem", d->name);
 	if (!gbca_path_join(path, sizeof(path), d->cfg.caroot, file, NULL) || gnutls_load_file(path, &data) < 0) {
-		report(d, "certificate", FAIL, "gbca up (or start gbca serve: it issues one)", "no certificate at %s", path);
+		/* gnutls_load_file says only "Error while reading file." */
+		report(d, "certificate", FAIL, "gbca up (or start gbca serve: it issues one)", "no certificate at %s: %s", path,
+		       access(path, R_OK) < 0 ? strerror(errno) : "unreadable");
 		return;
 	}
 	gnutls_x509_crt_init(&crt);
-	if (gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_PEM) < 0) {
-		report(d, "certificate", FAIL, "delete it and restart gbca serve", "%s is not a certificate", path);
+	if ((ret = gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_PEM)) < 0) {
+		report(d, "certificate", FAIL, "delete it and restart gbca serve", "%s is not a certificate: %s", path, gnutls_strerror(ret));
 		goto out;
 	}
 	left = (long)((gnutls_x509_crt_get_expiration_time(crt) - time(NULL)) / 86400);
@@ -136,10 +139,14 @@ check_leaf(struct doctor *d)
 	} else if (!gbca_ca_load(d->cfg.caroot, false, &ca, NULL)) {
 		report(d, "certificate", FAIL, "gbca up", "no CA to check %s against", path);
 	} else {
-		if (gnutls_x509_crt_verify(crt, &ca.crt, 1, 0, &status) < 0 || status != 0)
+		if ((ret = gnutls_x509_crt_verify(crt, &ca.crt, 1, 0, &status)) < 0 || status != 0) {
+			gnutls_datum_t why = { NULL, 0 };
+			if (ret == 0)
+				gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
 			report(d, "certificate", FAIL, "restart gbca serve: it issues one from the current CA",
-			       "%s was not issued by the current CA", path);
-		else
+			       "%s was not issued by the current CA: %.200s", path, why.data ? (const char *)why.data : gnutls_strerror(ret));
+			gnutls_free(why.data);
+		} else
 			report(d, "certificate", left < 7 ? WARN : PASS, "send gbca serve SIGHUP to renew it",
 			       "%s covers %s, %ld days left", path, d->name, left);
 		gbca_ca_free(&ca);
@@ -464,7 +471,7 @@ static void
 check_upstream(struct doctor *d, bool *local)
 {
 	const struct sockaddr_storage *ss = &d->cfg.upstream_ss;
-	char req[512], resp[512];
+	char req[512], resp[512] = "", why[128] = "";
 	const char *key = getenv("GEMINI_API_KEY");
 	int fd, status = 0;
 	ssize_t n;
@@ -478,13 +485,27 @@ check_upstream(struct doctor *d, bool *local)
 	}
 	n = snprintf(req, sizeof(req), "GET /v1beta/models HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n",
 	             d->name, key ? "x-goog-api-key: " : "", key ? key : "", key ? "\r\n" : "");
-	if (write(fd, req, (size_t)n) == n && (n = read(fd, resp, sizeof(resp) - 1)) > 12) {
-		resp[n] = '\0';
+	if (write(fd, req, (size_t)n) != n)
+		snprintf(why, sizeof(why), "writing: %s", strerror(errno));
+	else if ((n = read(fd, resp, sizeof(resp) - 1)) < 0)
+		snprintf(why, sizeof(why), "reading: %s", strerror(errno == EAGAIN ? ETIMEDOUT : errno));
+	else if (n == 0)
+		snprintf(why, sizeof(why), "it closed the connection without a word");
+	else if (n > 12 && strncmp(resp, "HTTP/1.", 7) == 0)
 		status = atoi(resp + 9);
+	else {
+		char shown[48];
+		size_t i;
+
+		for (i = 0; i + 1 < sizeof(shown) && i < (size_t)n; i++)
+			shown[i] = resp[i] >= 0x20 && resp[i] < 0x7f ? resp[i] : '.';
+		shown[i] = '\0';
+		snprintf(why, sizeof(why), "it sent \"%s\"", shown);
 	}
 	close(fd);
 	if (status == 0) {
-		report(d, "upstream", FAIL, "check that the upstream speaks HTTP", "%s accepted a connection but sent no HTTP answer", d->cfg.upstream_url);
+		report(d, "upstream", FAIL, "check that the upstream speaks HTTP",
+		       "%s accepted a connection but gave no HTTP answer: %s", d->cfg.upstream_url, why);
 		return;
 	}
 	report(d, "upstream", PASS, "", "%s answers (HTTP %d)", d->cfg.upstream_url, status);

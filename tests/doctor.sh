@@ -10,7 +10,7 @@
 in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
-need update-ca-certificates curl node ip setsid bash
+need update-ca-certificates curl node ip setsid bash zsh fish
 mount --make-rprivate /
 ip link set lo up
 sandbox_trust_store
@@ -55,8 +55,10 @@ SERVE=
 trap 'kill $UPSTREAM $SERVE 2>/dev/null; "$GBCA" down >/dev/null 2>&1; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 wait_until 50 grep -q ready "$TMP/upstream.out"
 
-# up_bg [SERVE-OPTION...]: `gbca up` in the background, trusting nothing itself.
+# up_bg [SERVE-OPTION...]: `gbca up` in the background, trusting nothing itself
+# (called directly, not through ok, so that SERVE is set here).
 up_bg() {
+	rm -f "$TMP/up.out"
 	"$GBCA" up --no-trust -- --workers 1 --user root --access-log off "$@" > "$TMP/up.out" 2>&1 &
 	SERVE=$!
 	wait_until 100 grep -q "listening on" "$TMP/up.out" && return 0
@@ -78,7 +80,7 @@ line() {
 		{ p = 0 }'
 }
 
-ok "/doctor/setup-up" up_bg
+up_bg; is "/doctor/setup-up" $? 0
 "$GBCA" trust -q --stores system
 
 # Python: the login shell's python3, with requests and its own certifi.
@@ -119,12 +121,29 @@ cp "$TMP/profile" "$HOME/.profile"
 doctor
 is "/doctor/restored-exit-0" "$rc" 0
 
+# zsh and fish users: their own login files put the Python first on PATH.
+printf 'path=(%s $path)\n' "$PYDIR" > "$HOME/.zprofile"
+mkdir -p "$HOME/.config/fish"
+printf 'set -gx PATH %s $PATH\n' "$PYDIR" > "$HOME/.config/fish/config.fish"
+for sh in zsh fish; do
+	SHELL=$(command -v $sh)
+	doctor
+	like "/doctor/$sh/python-fail" "$(line 'TLS: Python')" "^FAIL +TLS: Python +$PYDIR/python3 .*from a login $sh.*CERTIFICATE_VERIFY_FAILED"
+	like "/doctor/$sh/node-fail" "$(line 'TLS: Node')" "^FAIL +TLS: Node +[^ ]*/node .*from a login $sh.*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)"
+	"$GBCA" trust -q --shells=$sh --stores node,python
+	doctor
+	is "/doctor/$sh/after-trust-shells-exit-0" "$rc" 0
+	like "/doctor/$sh/python-pass" "$(line 'TLS: Python')" "^PASS +TLS: Python +$PYDIR/python3 .*from a login $sh"
+	like "/doctor/$sh/node-pass" "$(line 'TLS: Node')" "^PASS +TLS: Node +[^ ]*/node .*from a login $sh"
+done
+export SHELL=/bin/bash
+
 # Same-host loop: the WARN only after a request with a Google key got 508.
 like "/doctor/loop-warn-after-508" "$(line 'same-host loop')" "^WARN +same-host loop .*answered 508"
 like "/doctor/loop-advice" "$(line 'same-host loop')" "fix: .*gbca down, then gbca up -- --google-passthrough"
 # Following the advice makes it go away.
 "$GBCA" down >/dev/null 2>&1; wait "$SERVE" 2>/dev/null
-ok "/doctor/advice-up-passthrough" up_bg --google-passthrough
+up_bg --google-passthrough; is "/doctor/advice-up-passthrough" $? 0
 doctor
 like "/doctor/loop-pass-with-passthrough" "$(line 'same-host loop')" "^PASS +same-host loop .*not looped back"
 # Nothing listening: nothing was tested, so no loop claim either.
@@ -138,5 +157,27 @@ fails "/doctor/no-loop-claim-without-proxy" sh -c "printf '%s' \"\$1\" | grep -q
 kill $UPSTREAM; wait $UPSTREAM 2>/dev/null
 doctor
 like "/doctor/upstream-down-shows-error" "$(line 'upstream')" "^FAIL +upstream .*Connection refused"
+# Something else on the upstream's port: what it said.
+/usr/bin/python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8000))
+s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+    c.close()
+' > "$TMP/junk.out" 2>&1 &
+UPSTREAM=$!
+wait_until 50 grep -q ready "$TMP/junk.out"
+doctor
+like "/doctor/upstream-not-http-shows-what-it-sent" "$(line 'upstream')" '^FAIL +upstream .*no HTTP answer: it sent "SSH-2.0-OpenSSH_9.2..'
+# The proxy's certificate gone: the file error.
+mv "$HOME/.local/share/gbca/serve/$NAME.pem" "$TMP/leaf.pem"
+doctor
+like "/doctor/leaf-missing-shows-error" "$(line 'certificate')" "^FAIL +certificate +no certificate at .*: No such file or directory"
 
 done_testing
