@@ -453,6 +453,7 @@ check_client(struct doctor *d, const char *label, const char *prog, const char *
 {
 	struct client_run r;
 	struct gbca_err err;
+	char trust_fix[300];
 
 	if (!run_client(d, script, &r, &err)) {
 		report(d, label, FAIL, "check your shell's startup files", "%s from a login %s: %s", prog, user_shell(), err.msg);
@@ -462,9 +463,13 @@ check_client(struct doctor *d, const char *label, const char *prog, const char *
 		report(d, label, PASS, "", "no %s on a login %s's PATH", prog, r.shell);
 	else if (r.status == 0 && r.ok[0])
 		report(d, label, PASS, "", "%s (%s, from a login %s) trusts the proxy: %s", r.exe, r.lib, r.shell, r.ok);
-	else
-		report(d, label, FAIL, strstr(r.error, "CERT") || strstr(r.error, "cert") ? fix : "check the proxy's log, HTTPS_PROXY and NO_PROXY",
+	else {
+		/* gbca writes ~/.bashrc, which a login bash reads only through its profile */
+		snprintf(trust_fix, sizeof(trust_fix), "%s%s", fix,
+		         strcmp(r.shell, "bash") ? "" : "; if it is done, make ~/.profile (or ~/.bash_profile) read ~/.bashrc");
+		report(d, label, FAIL, strstr(r.error, "CERT") || strstr(r.error, "cert") ? trust_fix : "check the proxy's log, HTTPS_PROXY and NO_PROXY",
 		       "%s (%s, from a login %s): %.300s", r.exe[0] ? r.exe : prog, r.lib[0] ? r.lib : "?", r.shell, r.error);
+	}
 }
 
 static void

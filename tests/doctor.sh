@@ -13,9 +13,13 @@ in_namespaces -n -m -- "$@"
 need update-ca-certificates curl node ip setsid bash zsh fish
 mount --make-rprivate /
 ip link set lo up
+# A private /etc (a tmpfs copy): gbca keeps /etc/hosts.gbca-backup beside the
+# hosts file, which must never land in the machine's /etc. (The same as the
+# private_etc that tests/lib.sh is getting on branch up.)
+cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc" &&
+	rm -f /etc/hosts.gbca-backup || { echo "Bail out! couldn't make a private /etc"; exit 1; }
 sandbox_trust_store
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$TMP/hosts"
-mount --bind "$TMP/hosts" /etc/hosts
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
 update-ca-certificates >/dev/null 2>&1
 
 # A python3 whose requests verifies with certifi's own bundle, not the system
@@ -103,6 +107,13 @@ is "/doctor/after-trust-shells-exit-0" "$rc" 0
 like "/doctor/python-pass-names-interpreter" "$(line 'TLS: Python')" "^PASS +TLS: Python +[^ ]*$PYDIR/python3.*requests"
 like "/doctor/node-pass" "$(line 'TLS: Node')" "^PASS +TLS: Node +[^ ]*/node .*trusts the proxy"
 [ "$rc" = 0 ] || printf '# %s\n' "$out"
+
+# The block is in ~/.bashrc, but this login bash has no profile that reads it:
+# the fix says so instead of only repeating `trust --shells`.
+mv "$HOME/.profile" "$TMP/profile.away"
+doctor
+like "/doctor/no-profile-fix" "$(line 'TLS: Node')" "^FAIL +TLS: Node .*fix: .*make ~/.profile \(or ~/.bash_profile\) read ~/.bashrc"
+mv "$TMP/profile.away" "$HOME/.profile"
 
 # Without requests: ssl + urllib (a venv of the same Python has no requests).
 "$PY" -m venv --without-pip "$TMP/venv"
