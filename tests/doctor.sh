@@ -60,12 +60,14 @@ trap 'kill $UPSTREAM $SERVE 2>/dev/null; "$GBCA" down >/dev/null 2>&1; wait 2>/d
 wait_until 50 grep -q ready "$TMP/upstream.out"
 
 # up_bg [SERVE-OPTION...]: `gbca up` in the background, trusting nothing itself
-# (called directly, not through ok, so that SERVE is set here).
+# (called directly, not through ok, so that SERVE is set here). Ready when the
+# name resolves and the proxy listens, whether `up` serves in the foreground
+# or starts a background proxy and returns.
+up_ready() { getent hosts "$NAME" >/dev/null && port_open 127.0.0.1 443; }
 up_bg() {
-	rm -f "$TMP/up.out"
 	"$GBCA" up --no-trust -- --workers 1 --user root --access-log off "$@" > "$TMP/up.out" 2>&1 &
 	SERVE=$!
-	wait_until 100 grep -q "listening on" "$TMP/up.out" && return 0
+	wait_until 100 up_ready && return 0
 	sed 's/^/# /' "$TMP/up.out"
 	return 1
 }
