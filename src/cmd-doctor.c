@@ -546,7 +546,7 @@ check_https_proxy(struct doctor *d)
 	}
 	snprintf(list, sizeof(list), "%s", np ? np : "");
 	for (tok = strtok_r(list, ", ", &save); tok && !covered; tok = strtok_r(NULL, ", ", &save)) {
-		size_t tl = strlen(tok), nl = strlen(d->name);
+		size_t tl, nl = strlen(d->name);
 		const char *t = tok[0] == '*' && tok[1] == '.' ? tok + 1 : tok;
 		tl = strlen(t);
 		covered = strcmp(tok, "*") == 0 || strcasecmp(t, d->name) == 0 ||
@@ -570,7 +570,7 @@ check_loop(struct doctor *d, const struct sockaddr_storage *ss, socklen_t len)
 	static const char key[] = "AIza" "gbca-doctor-same-host-loop-probe-00";
 	gnutls_certificate_credentials_t creds;
 	gnutls_session_t s;
-	char req[512], resp[256];
+	char req[512], resp[256] = "";
 	size_t got = 0;
 	int fd, ret, n, status = 0;
 
