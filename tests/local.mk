@@ -55,3 +55,6 @@ tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
 # The marked-block module that hosts and the shell stores share (issue 9).
 check_PROGRAMS += tests/test-block
 tests_test_block_LDADD = $(TEST_LIBS)
+# gbca doctor: each claim in both directions, with real clients from a login shell.
+TESTS += tests/doctor.sh
+EXTRA_DIST += tests/doctor.sh

@@ -20,6 +20,8 @@ export SHELL=/bin/bash
 mkdir -p "$HOME/.pki/nssdb"
 certutil -N -d "sql:$HOME/.pki/nssdb" --empty-password
 printf 'export EDITOR=vi\n' > "$HOME/.bashrc"
+# Login shells (doctor starts one) read ~/.bashrc through ~/.profile, as Debian's skel has it.
+printf '. "$HOME/.bashrc"\n' > "$HOME/.profile"
 NAME=generativelanguage.googleapis.com
 CAROOT="$HOME/.local/share/gbca"
 
@@ -41,6 +43,7 @@ snapshot() {
 snapshot > "$TMP/before"
 
 up_bg() {
+	rm -f "$TMP/up.out"   # else the last run's "listening on" is found at once
 	"$GBCA" up -- --workers 1 --user root --access-log off > "$TMP/up.out" 2>&1 &
 	SERVE=$!
 	for _ in $(seq 100); do grep -q "listening on" "$TMP/up.out" && return 0; kill -0 $SERVE 2>/dev/null || break; sleep 0.1; done
