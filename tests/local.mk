@@ -44,3 +44,6 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Proxy integrity (issue 10): smuggling, leftovers, HTTP/1.0, CORS, Via, reload, descriptors.
+TESTS += tests/serve-integrity.sh
+EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py

@@ -25,16 +25,13 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define CONN_MAGIC 0x67626361u   /* "gbca": checked at the top of every callback */
 #define BUF_CAP (HTTP1_HEAD_MAX + 4096)
 #define POOL_MAX 64
-/* A pooled upstream connection younger than this is used without asking the
- * socket whether the upstream closed it: it was pooled only after a response
- * that promised keep-alive, no server times keep-alive out this fast, and
- * epoll reports a close at the next turn anyway (pool_event). Older ones get
- * a MSG_PEEK first. This spares a syscall per request under load. */
-#define POOL_FRESH_MS 200
 #define TLS_CHUNK 16384          /* one TLS record */
 #define RA_CAP (TLS_CHUNK + 2048) /* a full record with its header and tag */
 
@@ -48,7 +45,7 @@ static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; 
 static inline uint32_t buf_room(const struct buf *b) { return b->data ? BUF_CAP - b->end : BUF_CAP; }
 
 /* Tracks how much of a buffer's front is body that may be forwarded. */
-enum framing_kind { F_NONE, F_LENGTH, F_CHUNKED, F_CLOSE, F_TUNNEL };
+enum framing_kind { F_NONE, F_LENGTH, F_CHUNKED, F_DECHUNK, F_CLOSE, F_TUNNEL };
 struct framer {
 	enum framing_kind kind;
 	uint64_t left;            /* F_LENGTH: body bytes not yet seen */
@@ -133,6 +130,7 @@ struct conn {
 	bool up_sent_any;         /* some of this request went to the upstream */
 	bool any_request;         /* a request head has come: idle timeout, not header timeout */
 	bool google;              /* this request goes to the real Google */
+	bool http10;              /* an HTTP/1.0 client: no chunked, no 1xx */
 	bool client_waits_write;  /* a client write said AGAIN */
 	bool up_waits_write;
 	/* Level-triggered epoll said readable and no read has said AGAIN since:
@@ -168,11 +166,13 @@ struct worker {
 	int sig_fd;
 	bool draining;
 	uint64_t drain_deadline;
+	bool fd_starved;          /* accept said EMFILE/ENFILE; logged once until one succeeds */
 };
 
 static void conn_step(struct conn *c);
 static void conn_close(struct conn *c);
 static void accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data);
+static void resume_accepting(struct worker *w);
 static void bury(struct worker *w);
 
 /* --- buffers --- */
@@ -266,19 +266,21 @@ framer_init(struct framer *f, enum framing_kind kind, uint64_t length)
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	f->left = length;
-	if (kind == F_CHUNKED)
+	if (kind == F_CHUNKED || kind == F_DECHUNK)
 		http1_chunked_init(&f->ch);
 	if (kind == F_NONE || (kind == F_LENGTH && length == 0))
 		f->done = true;
 }
 
-/* Looks at the bytes after f->ready; returns false for a malformed body. */
+/* Looks at the bytes after f->ready; returns false for a malformed body.
+ * F_DECHUNK decodes in place: the chunk data moves down to f->ready and what
+ * follows the body moves after it. */
 static bool
-framer_scan(struct framer *f, const struct buf *b, const char **why)
+framer_scan(struct framer *f, struct buf *b, const char **why)
 {
 	uint32_t avail = buf_len(b) - f->ready;
-	const char *p = b->data + b->start + f->ready;
-	size_t used = 0;
+	char *p = b->data + b->start + f->ready;
+	size_t used = 0, out;
 	int r;
 
 	if (f->done || avail == 0)
@@ -295,6 +297,15 @@ framer_scan(struct framer *f, const struct buf *b, const char **why)
 		if (r < 0)
 			return false;
 		f->ready += (uint32_t)used;
+		f->done = r == 1;
+		return true;
+	case F_DECHUNK:
+		r = http1_chunked_decode(&f->ch, p, avail, &used, &out, why);
+		if (r < 0)
+			return false;
+		memmove(p + out, p + used, avail - used);
+		b->end -= (uint32_t)(used - out);
+		f->ready += (uint32_t)out;
 		f->done = r == 1;
 		return true;
 	case F_CLOSE:
@@ -513,6 +524,8 @@ reason(int code)
 	}
 }
 
+static void up_free(struct worker *w, struct upconn *u);
+
 /* Queues an error response and closes after it; the request is abandoned. */
 static void
 reply_error(struct conn *c, int code, const char *message)
@@ -550,9 +563,7 @@ reply_error(struct conn *c, int code, const char *message)
 	framer_init(&c->sf, F_NONE, 0);
 	if (c->up) {
 		/* The upstream may be mid-request: it can't be reused. */
-		gbca_loop_del(w->loop, c->up->fd);
-		close(c->up->fd);
-		free(c->up);
+		up_free(w, c->up);
 		c->up = NULL;
 	}
 }
@@ -614,9 +625,10 @@ pool_get(struct worker *w)
 
 		w->pool = u->next;
 		w->n_pool--;
-		if (gbca_loop_now(w->loop) - u->pooled_at < POOL_FRESH_MS)
-			return u;
-		/* The upstream may have closed it since: EOF or data means unusable. */
+		/* The upstream may have closed it since: EOF or data means unusable.
+		 * Always asked, even just after pooling: bytes an upstream sends late
+		 * past a response (a body on a 204, written apart from its head)
+		 * would otherwise be read as the answer to another client's request. */
 		r = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return u;
@@ -732,6 +744,7 @@ enum field_kind {
 	FK_OTHER, FK_CONNECTION, FK_KEEP_ALIVE, FK_PROXY_CONNECTION, FK_TE, FK_TRAILER,
 	FK_UPGRADE, FK_PROXY_AUTHORIZATION, FK_PROXY_AUTHENTICATE, FK_X_REAL_IP,
 	FK_X_FORWARDED_PROTO, FK_X_FORWARDED_FOR, FK_VIA, FK_ACAO, FK_UPLOAD_URL, FK_API_KEY,
+	FK_TRANSFER_ENCODING,
 };
 
 static enum field_kind
@@ -754,6 +767,7 @@ field_kind(const char *buf, struct http1_span name)
 		KNOWN("access-control-allow-origin", FK_ACAO),
 		KNOWN("x-goog-upload-url", FK_UPLOAD_URL),
 		KNOWN("x-goog-api-key", FK_API_KEY),
+		KNOWN("transfer-encoding", FK_TRANSFER_ENCODING),
 	};
 #undef KNOWN
 
@@ -869,6 +883,9 @@ drop_request_field(const char *buf, const struct http1_header *h, enum field_kin
 	}
 }
 
+/* Answers a CORS preflight (204). Its body (browsers send none) is not read:
+ * the connection closes after the answer instead, so the body's bytes are
+ * never taken for the next request. */
 static bool
 cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 {
@@ -883,16 +900,44 @@ cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 	acrh = i >= 0 ? &r->headers[i] : NULL;
 	if (!buf_take(w, &c->chead))
 		return false;
+	if (r->framing != HTTP1_BODY_NONE)
+		c->close_after = true;
 	buf_printf(&c->chead,
 	           "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: %s\r\n"
 	           "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
 	           "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 86400\r\n"
-	           "Vary: Origin\r\nContent-Length: 0\r\n\r\n",
+	           "Vary: Origin\r\nContent-Length: 0\r\n%s\r\n",
 	           w->cfg->cors,
 	           acrh ? (int)acrh->value.len : (int)strlen("content-type, x-goog-api-key, authorization"),
-	           acrh ? buf + acrh->value.off : "content-type, x-goog-api-key, authorization");
+	           acrh ? buf + acrh->value.off : "content-type, x-goog-api-key, authorization",
+	           c->close_after ? "Connection: close\r\n" : "");
 	c->status = 204;
 	return true;
+}
+
+/* Appends the values of every field of kind k, each followed by ", ": a
+ * list field may come as several lines (RFC 9110 5.3), and keeping only the
+ * first would lose hops (Via, X-Forwarded-For). */
+static bool
+append_each(struct buf *o, const char *buf, const struct http1_request *r, const struct head_fields *f,
+            enum field_kind k)
+{
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < r->n_headers; i++)
+		if (f->kind[i] == k)
+			ok = buf_append(o, buf + r->headers[i].value.off, r->headers[i].value.len) && buf_lit(o, ", ");
+	return ok;
+}
+
+/* True when any Via field names gbca: the request came round to us again. */
+static bool
+via_loop(const char *buf, const struct http1_request *r, const struct head_fields *f)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (f->kind[i] == FK_VIA && contains_ci(buf + r->headers[i].value.off, r->headers[i].value.len, "gbca"))
+			return true;
+	return false;
 }
 
 /* Builds the upstream's request head in c->uhead. */
@@ -900,7 +945,6 @@ static bool
 rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
                 const struct head_fields *f)
 {
-	const struct http1_header *xff = f->xff, *via = f->via;
 	struct buf *o = &c->uhead;
 	bool ok;
 
@@ -923,21 +967,25 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
 	}
+	if (ok && r->host < 0) {
+		/* HTTP/1.0 without Host: we forward HTTP/1.1, which must carry one;
+		 * the upstream's own authority (what --upstream says) is the honest one. */
+		const char *a = c->google ? GBCA_GOOGLE_HOST : c->w->cfg->upstream_url + strlen("http://");
+		ok = buf_lit(o, "Host: ") && buf_append(o, a, strcspn(a, "/")) && buf_lit(o, "\r\n");
+	}
 	/* The real Google gets no forwarding fields (only Via, which would show a loop). */
 	if (ok && c->google)
 		;
 	else if (ok) {
 		/* Plain appends: this runs for every request (vsnprintf showed in profiles). */
-		ok = buf_lit(o, "X-Forwarded-For: ") &&
-		     (xff == NULL || (buf_append(o, buf + xff->value.off, xff->value.len) && buf_lit(o, ", "))) &&
+		ok = buf_lit(o, "X-Forwarded-For: ") && (f->xff == NULL || append_each(o, buf, r, f, FK_X_FORWARDED_FOR)) &&
 		     buf_append(o, c->peer, c->peer_len) && buf_lit(o, "\r\n");
 	}
 	if (ok && !c->google)
 		ok = buf_lit(o, "X-Real-IP: ") && buf_append(o, c->peer, c->peer_len) &&
 		     buf_lit(o, c->is_tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
 	if (ok)
-		ok = buf_lit(o, "Via: ") &&
-		     (via == NULL || (buf_append(o, buf + via->value.off, via->value.len) && buf_lit(o, ", "))) &&
+		ok = buf_lit(o, "Via: ") && (f->via == NULL || append_each(o, buf, r, f, FK_VIA)) &&
 		     buf_lit(o, "1.1 gbca\r\n");
 	if (ok && c->upgrade_request) {
 		const struct http1_header *up = f->upgrade;
@@ -959,6 +1007,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 	bool real_key;
 	int code;
 
+	c->head_scanned = 0;   /* the next head is scanned from its own start */
 	c->t_start = gbca_loop_now(w->loop);
 	c->t_head = 0;
 	c->any_request = true;
@@ -980,6 +1029,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
+	c->http10 = r.minor == 0;
 
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
@@ -995,8 +1045,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 		            "a container with its own /etc/hosts), or start gbca serve with --google-passthrough");
 		return;
 	}
-	h = f.via;
-	if (h && contains_ci(buf + h->value.off, h->value.len, "gbca")) {
+	if (via_loop(buf, &r, &f)) {
 		reply_error(c, 508, "the request already passed through gbca (Via: gbca): the upstream points back at the proxy");
 		return;
 	}
@@ -1013,7 +1062,6 @@ process_request_head(struct conn *c, uint32_t head_len)
 		return;
 	}
 	buf_consume(&c->in, head_len);
-	c->head_scanned = 0;
 	framer_init(&c->rf, r.framing == HTTP1_BODY_CHUNKED ? F_CHUNKED :
 	                    r.framing == HTTP1_BODY_LENGTH ? F_LENGTH : F_NONE, r.content_length);
 	c->rstate = R_BODY;
@@ -1087,6 +1135,8 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 
 		if (drop_response_field(buf, h, k, &f.tok, upgrade))
 			continue;
+		if (c->http10 && k == FK_TRANSFER_ENCODING)
+			continue;   /* the body goes out de-chunked, delimited by the close */
 		if (cfg->cors[0] && k == FK_ACAO)
 			continue;
 		/* Gemini Balance builds the upload URL from the scheme it saw: http. */
@@ -1112,6 +1162,8 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		ok = buf_lit(o, "Connection: upgrade\r\n");
 	else if (ok && c->close_after)
 		ok = buf_lit(o, "Connection: close\r\n");
+	else if (ok && c->http10)
+		ok = buf_lit(o, "Connection: keep-alive\r\n");   /* 1.0 closes otherwise (RFC 9112 9.3) */
 	return ok && buf_append(o, "\r\n", 2);
 }
 
@@ -1136,7 +1188,13 @@ process_response_head(struct conn *c, uint32_t head_len)
 		reply_error(c, 502, "the upstream switched protocols without being asked");
 		return;
 	}
-	if (!r.keep_alive)
+	if (c->http10 && r.status < 200) {
+		/* An HTTP/1.0 client knows no 1xx (RFC 9110 15.2): drop it. */
+		buf_consume(&c->resp, head_len);
+		c->resp_scanned = 0;
+		return;
+	}
+	if (!r.keep_alive || (c->http10 && r.framing == HTTP1_BODY_CHUNKED))
 		c->close_after = true;
 	if (!rewrite_response(c, buf, &r, upgrade)) {
 		reply_error(c, 502, "the upstream's response head is too large");
@@ -1156,22 +1214,30 @@ process_response_head(struct conn *c, uint32_t head_len)
 		framer_init(&c->sf, F_TUNNEL, 0);
 		return;
 	}
-	framer_init(&c->sf, r.framing == HTTP1_BODY_CHUNKED ? F_CHUNKED :
+	framer_init(&c->sf, r.framing == HTTP1_BODY_CHUNKED ? (c->http10 ? F_DECHUNK : F_CHUNKED) :
 	                    r.framing == HTTP1_BODY_LENGTH ? F_LENGTH :
 	                    r.framing == HTTP1_BODY_CLOSE ? F_CLOSE : F_NONE, r.content_length);
 	if (r.framing == HTTP1_BODY_CLOSE)
 		c->close_after = true;
 }
 
-/* The exchange is over: log it, pool the upstream, get ready for the next. */
+/* The exchange is over: log it, pool the upstream, get ready for the next.
+ * Bytes the upstream sent past the end of its response (extra data, a body
+ * on 204, 304 or HEAD) are no answer to anything: they are dropped, never
+ * served to the next request, and that upstream connection is closed, never
+ * pooled. */
 static void
 finish_exchange(struct conn *c)
 {
 	struct worker *w = c->w;
+	bool leftover = c->resp.data && buf_len(&c->resp) > 0;
 
 	access_log(c);
+	if (leftover)
+		c->resp.start = c->resp.end = 0;
 	if (c->up) {
-		if (!c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE && !c->up->tls)
+		if (!leftover && !c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE &&
+		    !c->up->tls)
 			pool_put(w, c->up);
 		else
 			up_free(w, c->up);
@@ -1799,11 +1865,7 @@ conn_close(struct conn *c)
 		w->graveyard = c;
 	}
 	w->n_conns--;
-	if (!w->accepting && !w->draining && w->n_conns < w->max_conns) {
-		for (size_t i = 0; i < w->n_lfds; i++)
-			gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, w);
-		w->accepting = true;
-	}
+	resume_accepting(w);
 }
 
 /* The loop's after-batch hook: runs the connections the step limit stopped. */
@@ -1847,6 +1909,31 @@ stop_accepting(struct worker *w)
 	for (size_t i = 0; i < w->n_lfds; i++)
 		gbca_loop_set(w->loop, w->lfds[i], 0, NULL, NULL);
 	w->accepting = false;
+}
+
+/* No descriptor for a new client: the listener stays readable, and polling it
+ * would spin (level-triggered). Stop polling the listeners until a
+ * connection closes (conn_close) or the next tick, as nginx does; new
+ * clients wait in the kernel's queue. One log line per shortage. */
+static void
+out_of_descriptors(struct worker *w)
+{
+	if (!w->fd_starved)
+		gbca_print_warning("worker %ld: out of file descriptors (%s) with %u connections; new clients wait "
+		                   "until one closes (raise LimitNOFILE or ulimit -n, or lower --max-connections)",
+		                   (long)getpid(), strerror(errno), w->n_conns);
+	w->fd_starved = true;
+	stop_accepting(w);
+}
+
+static void
+resume_accepting(struct worker *w)
+{
+	if (w->accepting || w->draining || w->n_conns >= w->max_conns)
+		return;
+	for (size_t i = 0; i < w->n_lfds; i++)
+		gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, w);
+	w->accepting = true;
 }
 
 static bool
@@ -1921,8 +2008,12 @@ accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			return;
 		}
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0)
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				out_of_descriptors(w);
 			return;
+		}
+		w->fd_starved = false;
 		if (!new_conn(w, cfd, tls, &ss))
 			close(cfd);
 		bury(w);
@@ -1949,6 +2040,8 @@ tick(struct gbca_loop *loop, void *data)
 			conn_close(c);
 		}
 	}
+	if (w->fd_starved)
+		resume_accepting(w);   /* descriptors may have freed elsewhere: try again once a tick */
 	if (w->draining) {
 		/* Idle keep-alive connections go now; busy ones finish first. */
 		for (c = w->conns; c; c = next) {
@@ -1986,6 +2079,12 @@ signal_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			w->draining = true;
 			w->drain_deadline = deadline;
 			stop_accepting(w);
+			/* What is in flight finishes, with "Connection: close" where the
+			 * head has not gone out yet, and the connection closes after it:
+			 * a retiring worker takes no new request, which the drain
+			 * deadline would cut. */
+			for (struct conn *c = w->conns; c; c = c->next)
+				c->close_after = true;
 			for (size_t i = 0; i < w->n_lfds; i++) {
 				gbca_loop_del(loop, w->lfds[i]);
 				close(w->lfds[i]);
@@ -2077,5 +2176,11 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	pool_free(&w.bufs);
 	pool_free(&w.ras);
 	gbca_loop_free(w.loop);
+#ifdef __SANITIZE_ADDRESS__
+	/* A worker leaves through _exit, past LeakSanitizer's atexit check:
+	 * check here, where all it allocated should be gone (the tests read
+	 * the report on serve's stderr). */
+	__lsan_do_recoverable_leak_check();
+#endif
 	return 0;
 }
