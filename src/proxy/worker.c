@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #define CONN_MAGIC 0x67626361u   /* "gbca": checked at the top of every callback */
 #define BUF_CAP (HTTP1_HEAD_MAX + 4096)
 #define POOL_MAX 64
+#define POOL_KEEP 4              /* free blocks of each size kept when idle */
 #define TLS_CHUNK 16384          /* one TLS record */
 #define RA_CAP (TLS_CHUNK + 2048) /* a full record with its header and tag */
 
@@ -60,12 +62,33 @@ struct pool {
 	char **items;
 	unsigned n, cap;
 	size_t size;
+	unsigned low;             /* the fewest free blocks since the last trim */
 };
 
 static char *
 pool_take(struct pool *p)
 {
-	return p->n > 0 ? p->items[--p->n] : malloc(p->size);
+	if (p->n == 0)
+		return malloc(p->size);
+	if (--p->n < p->low)
+		p->low = p->n;
+	return p->items[p->n];
+}
+
+/* Frees the blocks that stayed free since the last call, but `keep`: what a
+ * burst of load took is given back once it is over (run once a tick), while
+ * a steady load keeps what it uses. Returns how many were freed. */
+static unsigned
+pool_trim(struct pool *p, unsigned keep)
+{
+	unsigned surplus = p->low > keep ? p->low - keep : 0, freed = 0;
+
+	while (surplus-- > 0 && p->n > 0) {
+		free(p->items[--p->n]);
+		freed++;
+	}
+	p->low = p->n;
+	return freed;
 }
 
 static void
@@ -2002,6 +2025,7 @@ accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 		socklen_t len = sizeof(ss);
 		int cfd;
 
+		ss.ss_family = AF_UNSPEC;   /* new_conn reads it; accept4 may fill less */
 		if (w->n_conns >= w->max_conns) {
 			/* Full: leave new clients in the kernel's queue until a slot frees. */
 			stop_accepting(w);
@@ -2042,6 +2066,10 @@ tick(struct gbca_loop *loop, void *data)
 	}
 	if (w->fd_starved)
 		resume_accepting(w);   /* descriptors may have freed elsewhere: try again once a tick */
+	/* Memory goes back after load: blocks idle for a whole tick are freed,
+	 * and glibc is asked to return the freed pages to the system. */
+	if (pool_trim(&w->bufs, POOL_KEEP) + pool_trim(&w->ras, POOL_KEEP) > 0)
+		malloc_trim(0);
 	if (w->draining) {
 		/* Idle keep-alive connections go now; busy ones finish first. */
 		for (c = w->conns; c; c = next) {
@@ -2118,18 +2146,20 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	struct gbca_err err;
 	sigset_t set;
 	unsigned workers = cfg->workers ? cfg->workers : 1;
+	int rc = 3;   /* fatal: the master stops instead of starting another */
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.tls = tls;
 	w.loop = gbca_loop_new();
 	w.max_conns = (cfg->max_connections + workers - 1) / workers;
-	w.bufs = (struct pool){ calloc(256, sizeof(char *)), 0, 256, BUF_CAP };
-	w.ras = (struct pool){ calloc(256, sizeof(char *)), 0, 256, RA_CAP };
+	w.bufs = (struct pool){ .items = calloc(256, sizeof(char *)), .cap = 256, .size = BUF_CAP };
+	w.ras = (struct pool){ .items = calloc(256, sizeof(char *)), .cap = 256, .size = RA_CAP };
 	w.log_fd = -1;
+	w.sig_fd = -1;
 	if (w.loop == NULL || w.bufs.items == NULL || w.ras.items == NULL) {
 		gbca_print_error("worker: out of memory");
-		return 3;
+		goto out;
 	}
 	if (strcmp(cfg->access_log, "off") != 0)
 		w.log_fd = cfg->access_log[0] ? -1 : 2;
@@ -2137,12 +2167,12 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (w.log_fd < 0) {
 			gbca_print_error("couldn't open the access log %s: %s", cfg->access_log, strerror(errno));
-			return 3;   /* fatal: the master stops instead of starting another */
+			goto out;
 		}
 	}
 	if (!drop_privileges(cfg->user, &err)) {
 		gbca_print_error("%s", err.msg);
-		return 3;
+		goto out;
 	}
 	/* Changing the uid cleared the parent-death signal the master's fork set. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -2173,14 +2203,22 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.pool = u->next;
 		up_free(&w, u);
 	}
+	rc = 0;
+out:
+	/* The one way out: whatever was set up is freed here. */
 	pool_free(&w.bufs);
 	pool_free(&w.ras);
-	gbca_loop_free(w.loop);
+	if (w.loop)
+		gbca_loop_free(w.loop);
+	if (w.log_fd > 2)
+		close(w.log_fd);
+	if (w.sig_fd >= 0)
+		close(w.sig_fd);
 #ifdef __SANITIZE_ADDRESS__
 	/* A worker leaves through _exit, past LeakSanitizer's atexit check:
 	 * check here, where all it allocated should be gone (the tests read
 	 * the report on serve's stderr). */
 	__lsan_do_recoverable_leak_check();
 #endif
-	return 0;
+	return rc;
 }
