@@ -99,7 +99,6 @@ extern const char gbca_tls_priority[];
 int gbca_proxy_run(struct gbca_proxy_config *c);
 
 /* One worker: the event loop over the inherited listening sockets. */
-struct gbca_worker;
 int gbca_worker_main(const struct gbca_proxy_config *c, struct gbca_tls *tls, const int *fds,
                      const bool *tls_fds, size_t n_fds);
 

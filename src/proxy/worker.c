@@ -5,6 +5,7 @@
  * free list, taken when a connection has something in flight and given back
  * when it is idle, so an idle keep-alive connection holds no buffer. */
 #include "config.h"
+#include <gbca/headers.h>
 #include <gbca/http1.h>
 #include <gbca/loop.h>
 #include <gbca/proxy.h>
@@ -144,7 +145,6 @@ struct conn {
 	size_t head_scanned;
 	size_t resp_scanned;
 	uint32_t send_pending;    /* size passed to a gnutls_record_send that said AGAIN */
-	bool send_pending_head;
 
 	enum rstate rstate;
 	enum sstate sstate;
@@ -760,152 +760,6 @@ span_eq_cs(const char *buf, struct http1_span s, const char *lit)
 	return strlen(lit) == s.len && memcmp(buf + s.off, lit, s.len) == 0;
 }
 
-/* The fields the proxy treats specially, told apart by length first: each
- * field of each head is classified once, instead of being compared with a
- * list of names in every loop that looks for one. */
-enum field_kind {
-	FK_OTHER, FK_CONNECTION, FK_KEEP_ALIVE, FK_PROXY_CONNECTION, FK_TE, FK_TRAILER,
-	FK_UPGRADE, FK_PROXY_AUTHORIZATION, FK_PROXY_AUTHENTICATE, FK_X_REAL_IP,
-	FK_X_FORWARDED_PROTO, FK_X_FORWARDED_FOR, FK_VIA, FK_ACAO, FK_UPLOAD_URL, FK_API_KEY,
-	FK_TRANSFER_ENCODING,
-};
-
-static enum field_kind
-field_kind(const char *buf, struct http1_span name)
-{
-#define KNOWN(lit, kind) { lit, sizeof(lit) - 1, kind }
-	static const struct { const char *name; size_t len; enum field_kind kind; } known[] = {
-		KNOWN("connection", FK_CONNECTION),
-		KNOWN("keep-alive", FK_KEEP_ALIVE),
-		KNOWN("proxy-connection", FK_PROXY_CONNECTION),
-		KNOWN("te", FK_TE),
-		KNOWN("trailer", FK_TRAILER),
-		KNOWN("upgrade", FK_UPGRADE),
-		KNOWN("proxy-authorization", FK_PROXY_AUTHORIZATION),
-		KNOWN("proxy-authenticate", FK_PROXY_AUTHENTICATE),
-		KNOWN("x-real-ip", FK_X_REAL_IP),
-		KNOWN("x-forwarded-proto", FK_X_FORWARDED_PROTO),
-		KNOWN("x-forwarded-for", FK_X_FORWARDED_FOR),
-		KNOWN("via", FK_VIA),
-		KNOWN("access-control-allow-origin", FK_ACAO),
-		KNOWN("x-goog-upload-url", FK_UPLOAD_URL),
-		KNOWN("x-goog-api-key", FK_API_KEY),
-		KNOWN("transfer-encoding", FK_TRANSFER_ENCODING),
-	};
-#undef KNOWN
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (known[i].len == name.len && http1_span_eq(buf, name, known[i].name))
-			return known[i].kind;
-	return FK_OTHER;
-}
-
-/* The field names a message's Connection fields list (they are hop-by-hop),
- * gathered once per message rather than once per field. */
-#define CONN_TOKENS_MAX 16
-struct conn_tokens {
-	size_t n;
-	struct http1_span t[CONN_TOKENS_MAX];
-};
-
-/* What classifying a head's fields found: each field's kind, the Connection
- * tokens, and the first of the fields the proxy reads. */
-struct head_fields {
-	unsigned char kind[HTTP1_HEADERS_MAX];
-	struct conn_tokens tok;
-	const struct http1_header *xff, *via, *api_key, *upgrade;
-};
-
-static void
-classify_fields(const char *buf, const struct http1_header *hs, size_t n, struct head_fields *f)
-{
-	f->tok.n = 0;
-	f->xff = f->via = f->api_key = f->upgrade = NULL;
-	for (size_t i = 0; i < n; i++) {
-		enum field_kind k = field_kind(buf, hs[i].name);
-		const struct http1_header **first = NULL;
-
-		f->kind[i] = (unsigned char)k;
-		switch (k) {
-		case FK_CONNECTION: {
-			struct http1_span item;
-			uint32_t pos = 0;
-			while (f->tok.n < CONN_TOKENS_MAX && http1_list_next(buf, hs[i].value, &pos, &item))
-				f->tok.t[f->tok.n++] = item;
-			break;
-		}
-		case FK_X_FORWARDED_FOR: first = &f->xff; break;
-		case FK_VIA: first = &f->via; break;
-		case FK_API_KEY: first = &f->api_key; break;
-		case FK_UPGRADE: first = &f->upgrade; break;
-		default: break;
-		}
-		if (first && *first == NULL)
-			*first = &hs[i];
-	}
-}
-
-static bool
-connection_lists(const char *buf, const struct conn_tokens *tok, struct http1_span name)
-{
-	for (size_t i = 0; i < tok->n; i++)
-		if (tok->t[i].len == name.len && strncasecmp(buf + tok->t[i].off, buf + name.off, name.len) == 0)
-			return true;
-	return false;
-}
-
-static bool
-is_api_key(const char *p, size_t n)
-{
-	/* Google API keys: "AIza" and 35 more of [A-Za-z0-9_-], 39 in all. */
-	if (n < 39 || memcmp(p, "AIza", 4) != 0)
-		return false;
-	for (size_t i = 4; i < 39; i++) {
-		char ch = p[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-			return false;
-	}
-	return n == 39 || !((p[39] >= 'a' && p[39] <= 'z') || (p[39] >= 'A' && p[39] <= 'Z') ||
-	                    (p[39] >= '0' && p[39] <= '9') || p[39] == '_' || p[39] == '-');
-}
-
-/* key=AIza... anywhere in the query string */
-static bool
-query_has_api_key(const char *q, size_t n)
-{
-	for (size_t i = 0; i + 4 <= n; i++) {
-		if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, "key=", 4) == 0 && is_api_key(q + i + 4, n - i - 4))
-			return true;
-	}
-	return false;
-}
-
-static bool
-contains_ci(const char *p, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(p + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
-/* Hop-by-hop fields (RFC 9110 7.6.1) and the ones we set ourselves. Framing
- * fields stay: bodies are forwarded byte for byte, chunks and all. */
-static bool
-drop_request_field(const char *buf, const struct http1_header *h, enum field_kind k,
-                   const struct conn_tokens *tok)
-{
-	switch (k) {
-	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
-	case FK_TRAILER: case FK_UPGRADE: case FK_PROXY_AUTHORIZATION: case FK_PROXY_AUTHENTICATE:
-	case FK_X_REAL_IP: case FK_X_FORWARDED_PROTO: case FK_X_FORWARDED_FOR: case FK_VIA:
-		return true;
-	default:
-		return tok->n > 0 && connection_lists(buf, tok, h->name);
-	}
-}
-
 /* Answers a CORS preflight (204). Its body (browsers send none) is not read:
  * the connection closes after the answer instead, so the body's bytes are
  * never taken for the next request. */
@@ -942,8 +796,8 @@ cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
  * list field may come as several lines (RFC 9110 5.3), and keeping only the
  * first would lose hops (Via, X-Forwarded-For). */
 static bool
-append_each(struct buf *o, const char *buf, const struct http1_request *r, const struct head_fields *f,
-            enum field_kind k)
+append_each(struct buf *o, const char *buf, const struct http1_request *r, const struct headers_fields *f,
+            enum headers_kind k)
 {
 	bool ok = true;
 
@@ -953,20 +807,10 @@ append_each(struct buf *o, const char *buf, const struct http1_request *r, const
 	return ok;
 }
 
-/* True when any Via field names gbca: the request came round to us again. */
-static bool
-via_loop(const char *buf, const struct http1_request *r, const struct head_fields *f)
-{
-	for (size_t i = 0; i < r->n_headers; i++)
-		if (f->kind[i] == FK_VIA && contains_ci(buf + r->headers[i].value.off, r->headers[i].value.len, "gbca"))
-			return true;
-	return false;
-}
-
 /* Builds the upstream's request head in c->uhead. */
 static bool
 rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
-                const struct head_fields *f)
+                const struct headers_fields *f)
 {
 	struct buf *o = &c->uhead;
 	bool ok;
@@ -985,7 +829,7 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
 	ok = ok && buf_append(o, " HTTP/1.1\r\n", 11);
 	for (size_t i = 0; ok && i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
-		if (drop_request_field(buf, h, (enum field_kind)f->kind[i], &f->tok))
+		if (headers_drop_request(buf, h, (enum headers_kind)f->kind[i], &f->tok))
 			continue;
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
@@ -1025,7 +869,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 	const char *buf = c->in.data + c->in.start;
 	const struct http1_header *h;
 	struct http1_request r;
-	struct head_fields f;
+	struct headers_fields f;
 	const char *why = "bad request";
 	bool real_key;
 	int code;
@@ -1048,7 +892,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 	copy_span(c->method, sizeof(c->method), buf, r.method);
 	if (w->log_fd >= 0)
 		copy_span(c->path, sizeof(c->path), buf, r.path);
-	classify_fields(buf, r.headers, r.n_headers, &f);
+	headers_classify(buf, r.headers, r.n_headers, &f);
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
@@ -1057,8 +901,8 @@ process_request_head(struct conn *c, uint32_t head_len)
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
 	h = f.api_key;
-	real_key = (h && is_api_key(buf + h->value.off, h->value.len)) ||
-	           query_has_api_key(buf + r.query.off, r.query.len);
+	real_key = (h && headers_is_api_key(buf + h->value.off, h->value.len)) ||
+	           headers_query_has_api_key(buf + r.query.off, r.query.len);
 	c->google = real_key && w->cfg->google_passthrough;
 	if (real_key && !c->google) {
 		reply_error(c, 508, "gbca refused to forward a Google API key (AIza...) to the local upstream: "
@@ -1068,7 +912,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 		            "a container with its own /etc/hosts), or start gbca serve with --google-passthrough");
 		return;
 	}
-	if (via_loop(buf, &r, &f)) {
+	if (headers_via_loop(buf, r.headers, r.n_headers, &f)) {
 		reply_error(c, 508, "the request already passed through gbca (Via: gbca): the upstream points back at the proxy");
 		return;
 	}
@@ -1119,32 +963,17 @@ process_request_head(struct conn *c, uint32_t head_len)
 /* --- response head --- */
 
 static bool
-drop_response_field(const char *buf, const struct http1_header *h, enum field_kind k,
-                    const struct conn_tokens *tok, bool upgrade)
-{
-	switch (k) {
-	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
-	case FK_TRAILER: case FK_PROXY_AUTHENTICATE:
-		return true;
-	case FK_UPGRADE:
-		return !upgrade;
-	default:
-		return tok->n > 0 && connection_lists(buf, tok, h->name);
-	}
-}
-
-static bool
 rewrite_response(struct conn *c, const char *buf, const struct http1_response *r, bool upgrade)
 {
 	const struct gbca_proxy_config *cfg = c->w->cfg;
 	struct buf *o = &c->chead;
-	struct head_fields f;
+	struct headers_fields f;
 	/* the parser allows three digits only */
 	char status[5] = { ' ', (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 	                   (char)('0' + r->status % 10), ' ' };
 	bool ok;
 
-	classify_fields(buf, r->headers, r->n_headers, &f);
+	headers_classify(buf, r->headers, r->n_headers, &f);
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
@@ -1154,9 +983,9 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		const struct http1_header *h = &r->headers[i];
 		const char *v = buf + h->value.off;
 		size_t vl = h->value.len;
-		enum field_kind k = (enum field_kind)f.kind[i];
+		enum headers_kind k = (enum headers_kind)f.kind[i];
 
-		if (drop_response_field(buf, h, k, &f.tok, upgrade))
+		if (headers_drop_response(buf, h, k, &f.tok, upgrade))
 			continue;
 		if (c->http10 && k == FK_TRANSFER_ENCODING)
 			continue;   /* the body goes out de-chunked, delimited by the close */
