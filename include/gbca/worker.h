@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define CONN_MAGIC 0x67626361u   /* "gbca": checked at the top of every callback */
@@ -33,6 +34,31 @@ struct buf {
 
 static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; }
 static inline uint32_t buf_room(const struct buf *b) { return b->data ? BUF_CAP - b->end : BUF_CAP; }
+
+/* The hot little ones, inline: they run several times per request. */
+static inline void
+buf_consume(struct buf *b, uint32_t n)
+{
+	b->start += n;
+	if (b->start == b->end)
+		b->start = b->end = 0;
+}
+
+static inline bool
+buf_append(struct buf *b, const char *p, size_t n)
+{
+	if (b->end + n > BUF_CAP)
+		return false;
+	memcpy(b->data + b->end, p, n);
+	b->end += (uint32_t)n;
+	return true;
+}
+
+static inline bool
+buf_lit(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
 
 /* Tracks how much of a buffer's front is body that may be forwarded. */
 enum framing_kind { F_NONE, F_LENGTH, F_CHUNKED, F_DECHUNK, F_CLOSE, F_TUNNEL };
@@ -144,10 +170,7 @@ void pool_free(struct pool *p);
 bool buf_take(struct worker *w, struct buf *b);
 void buf_give(struct worker *w, struct buf *b);
 void buf_trim(struct worker *w, struct buf *b);
-void buf_consume(struct buf *b, uint32_t n);
 void buf_compact(struct buf *b);
-bool buf_append(struct buf *b, const char *p, size_t n);
-bool buf_lit(struct buf *b, const char *s);
 bool buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* reply.c */

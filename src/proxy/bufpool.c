@@ -81,14 +81,6 @@ buf_trim(struct worker *w, struct buf *b)
 		buf_give(w, b);
 }
 
-void
-buf_consume(struct buf *b, uint32_t n)
-{
-	b->start += n;
-	if (b->start == b->end)
-		b->start = b->end = 0;
-}
-
 /* Makes room at the end by moving the data to the front. */
 void
 buf_compact(struct buf *b)
@@ -98,22 +90,6 @@ buf_compact(struct buf *b)
 		b->end -= b->start;
 		b->start = 0;
 	}
-}
-
-bool
-buf_append(struct buf *b, const char *p, size_t n)
-{
-	if (b->end + n > BUF_CAP)
-		return false;
-	memcpy(b->data + b->end, p, n);
-	b->end += (uint32_t)n;
-	return true;
-}
-
-bool
-buf_lit(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
 }
 
 bool
