@@ -143,6 +143,10 @@ is "/smuggle/connection-transfer-encoding-400" "$(status "$out")" "HTTP/1.1 400"
 out=$(raw "GET /hostless HTTP/1.1\r\nHost: x\r\nConnection: host\r\n\r\n" 'HTTP/1.1 ')
 is "/smuggle/connection-host-400" "$(status "$out")" "HTTP/1.1 400"
 is "/smuggle/upstream-never-saw-the-inner-request" "$(saw /smuggled)/$(saw /hostless)" "0/0"
+# More Connection options than the proxy tracks: the ones past the limit
+# would not be dropped as hop-by-hop, so the request is refused.
+out=$(raw "GET /many-options HTTP/1.1\r\nHost: x\r\nConnection: a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, x-secret\r\nX-Secret: 1\r\n\r\n" 'HTTP/1.1 ')
+is "/smuggle/too-many-connection-options-400" "$(status "$out")" "HTTP/1.1 400"
 out=$(raw 'GET /conn-cl HTTP/1.1\r\nHost: x\r\n\r\n' 'HTTP/1.1 ' 'GET /after HTTP/1.1\r\nHost: x\r\n\r\n' 'path=/after')
 is "/smuggle/response-connection-content-length-502" "$(status "$out")" "HTTP/1.1 502"
 fails "/smuggle/response-not-merged" grep -q POISON <<<"$out"
