@@ -58,3 +58,9 @@ tests_test_block_LDADD = $(TEST_LIBS)
 # gbca doctor: each claim in both directions, with real clients from a login shell.
 TESTS += tests/doctor.sh
 EXTRA_DIST += tests/doctor.sh
+# Proxy integrity (issue 10): smuggling, leftovers, HTTP/1.0, CORS, Via, reload, descriptors.
+TESTS += tests/serve-integrity.sh
+EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py
+# gbca serve's header policy (src/proxy/headers.c).
+check_PROGRAMS += tests/test-headers
+tests_test_headers_LDADD = $(TEST_LIBS)
