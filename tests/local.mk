@@ -43,7 +43,27 @@ EXTRA_DIST += tests/hosts.sh
 TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
+# Root writing a user's rc files (issue 9, attack 4).
+TESTS += tests/trust-root-rc.sh
+EXTRA_DIST += tests/trust-root-rc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Running work as a path's owner, and the no-follow opener (issue 9).
+check_PROGRAMS += tests/test-drop
+tests_test_drop_LDADD = $(TEST_LIBS)
+# test-save checks that every rename is preceded by an fsync of that file.
+tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
+# The marked-block module that hosts and the shell stores share (issue 9).
+check_PROGRAMS += tests/test-block
+tests_test_block_LDADD = $(TEST_LIBS)
+# gbca doctor: each claim in both directions, with real clients from a login shell.
+TESTS += tests/doctor.sh
+EXTRA_DIST += tests/doctor.sh
+# Proxy integrity (issue 10): smuggling, leftovers, HTTP/1.0, CORS, Via, reload, descriptors.
+TESTS += tests/serve-integrity.sh
+EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py
+# gbca serve's header policy (src/proxy/headers.c).
+check_PROGRAMS += tests/test-headers
+tests_test_headers_LDADD = $(TEST_LIBS)
 # gbca up as users type it: option forms, serve's options after --, converging, no half-done state.
 TESTS += tests/up-forms.sh
 EXTRA_DIST += tests/up-forms.sh

@@ -269,9 +269,17 @@ test_load_bad_perms(void)
 	struct gbca_ca ca;
 	make_ca(tap_path("ca"), GBCA_KEY_P256, true, &ca);
 	gbca_ca_free(&ca);
-	assert_int_eq(chmod(tap_path("ca/rootCA-key.pem"), 0644), 0);
-	assert_false(gbca_ca_load(tap_path("ca"), true, &ca, &err));
-	assert_str_contains(err.msg, "chmod 400");
+	/* world-readable, and group-readable or -writable (issue 9): all refused,
+	 * each with the chmod advice */
+	static const mode_t bad[] = { 0644, 0640, 0660, 0604, 0440 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[32];
+		assert_int_eq(chmod(tap_path("ca/rootCA-key.pem"), bad[i]), 0);
+		assert_false(gbca_ca_load(tap_path("ca"), true, &ca, &err));
+		assert_str_contains(err.msg, "chmod 400");
+		snprintf(want, sizeof(want), "mode %04o", (unsigned)bad[i]);
+		assert_str_contains(err.msg, want);
+	}
 	/* the certificate alone is public and loads */
 	assert_true(gbca_ca_load(tap_path("ca"), false, &ca, &err));
 	gbca_ca_free(&ca);

@@ -2,6 +2,7 @@
  * ~/.pki/nssdb, Firefox profiles, their snap and flatpak variants) and, as
  * root, /etc/pki/nssdb, written through NSS's soft token loaded by p11-kit. */
 #include "config.h"
+#include <gbca/block.h>
 #include <gbca/der.h>
 #include <gbca/p11.h>
 #include <gbca/store.h>
@@ -649,19 +650,6 @@ uninstall_one(struct gbca_p11 *p, const struct gbca_trust_ctx *ctx, const struct
 	return ok;
 }
 
-/* Appends sep (unless buf is empty) and s to buf, cutting at its end. */
-static void
-append(char *buf, size_t size, const char *sep, const char *s)
-{
-	size_t used = strlen(buf);
-
-	for (const char *t = used ? sep : ""; *t && used + 1 < size; t++)
-		buf[used++] = *t;
-	for (; *s && used + 1 < size; s++)
-		buf[used++] = *s;
-	buf[used] = '\0';
-}
-
 /* A comma-separated list of database names, for reports. */
 struct names {
 	char buf[GBCA_REPORT_MAX / 2];
@@ -671,7 +659,7 @@ struct names {
 static void
 names_add(struct names *l, const char *s)
 {
-	append(l->buf, sizeof(l->buf), ", ", s);
+	gbca_report_add(l->buf, sizeof(l->buf), ", ", "%s", s);
 	l->n++;
 }
 
@@ -743,7 +731,7 @@ run(const struct gbca_trust_ctx *ctx, enum verb verb, char *report, size_t len, 
 		gbca_p11_close(&p);
 		if (!ok) {
 			explain(db, &p, opened, cmd, &e, why, sizeof(why));
-			append(failed, sizeof(failed), "; ", why);
+			gbca_report_add(failed, sizeof(failed), "; ", "%s", why);
 			n_failed++;
 		} else if (added || removed > 0) {
 			names_add(&done, db->shown);
@@ -857,4 +845,4 @@ check(const struct gbca_trust_ctx *ctx, char *where, size_t len)
 	return all;
 }
 
-const struct gbca_store gbca_store_nss = { "nss", false, check, install, uninstall };
+const struct gbca_store gbca_store_nss = { .name = "nss", .check = check, .install = install, .uninstall = uninstall };

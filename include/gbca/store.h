@@ -49,6 +49,9 @@ struct gbca_store {
 	/* Idempotent; report is one line saying what was done. */
 	bool (*install)(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err);
 	bool (*uninstall)(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err);
+	bool rc_files;                 /* edits the shells' rc files: chosen by default only with --shells */
+	bool needs_system;             /* names the system bundle: as a normal user, waits for the
+	                                  system store (skipped with the sudo command) unless listed */
 };
 
 extern const struct gbca_store gbca_store_system;
@@ -62,6 +65,15 @@ extern const struct gbca_store *const gbca_stores[];
 extern const size_t gbca_n_stores;
 
 const struct gbca_store *gbca_store_find(const char *name);
+
+/* Whether s is in the default selection (no --stores): present here, and
+ * for install, a store that edits rc files only with --shells. */
+bool gbca_store_default(const struct gbca_store *s, const struct gbca_trust_ctx *ctx, bool install, bool shells);
+
+/* Whether s, chosen by default, must wait (skipped with the sudo command):
+ * it names the system bundle, we are not root, and the system store lacks
+ * the root. */
+bool gbca_store_waits_for_system(const struct gbca_store *s, const struct gbca_trust_ctx *ctx);
 
 /* Loads the current root from caroot and fills ctx (free with gbca_trust_ctx_free). */
 bool gbca_trust_ctx_init(struct gbca_trust_ctx *ctx, const char *caroot, struct gbca_err *err);
