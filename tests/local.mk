@@ -44,3 +44,6 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Issue 10's tests with teeth, the desync oracle, the llhttp differential (helper oracle).
+TESTS += tests/serve-teeth.sh
+EXTRA_DIST += tests/serve-teeth.sh
