@@ -45,5 +45,5 @@ EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
 # Issue 10's tests with teeth, the desync oracle, the llhttp differential (helper oracle).
-TESTS += tests/serve-teeth.sh
-EXTRA_DIST += tests/serve-teeth.sh
+TESTS += tests/serve-teeth.sh tests/desync.sh
+EXTRA_DIST += tests/serve-teeth.sh tests/desync.sh tests/desync.py
