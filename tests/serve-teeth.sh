@@ -174,8 +174,8 @@ is "/teeth/key/upstream-never-saw-k" "$("$PY" -c '
 import json, sys, urllib.parse
 k, n = sys.argv[2], 0
 for e in map(json.loads, open(sys.argv[1])):
-    q = urllib.parse.parse_qs(e["target"].partition("?")[2])
-    n += k in q.get("key", []) or any(a.lower() == "x-goog-api-key" and v == k for a, v in e["headers"])
+    q = urllib.parse.parse_qs(e.get("target", "").partition("?")[2])
+    n += k in q.get("key", []) or any(a.lower() == "x-goog-api-key" and v == k for a, v in e.get("headers", []))
 print(n)' "$REC" "$K")" 0
 
 # A second x-goog-api-key field carries the key as far as the upstream is
