@@ -16,7 +16,8 @@ libgbca_a_SOURCES = \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
 	src/cmd-trust.c src/cmd-env.c src/cmd-serve.c \
 	include/gbca/loop.h src/proxy/loop.c \
-	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c
+	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c \
+	include/gbca/headers.h src/proxy/headers.c
 
 bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c

@@ -44,6 +44,12 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# Proxy integrity (issue 10): smuggling, leftovers, HTTP/1.0, CORS, Via, reload, descriptors.
+TESTS += tests/serve-integrity.sh
+EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py
+# gbca serve's header policy (src/proxy/headers.c).
+check_PROGRAMS += tests/test-headers
+tests_test_headers_LDADD = $(TEST_LIBS)
 # Issue 10's tests with teeth, the desync oracle, the llhttp differential (helper oracle).
 TESTS += tests/serve-teeth.sh tests/desync.sh
 EXTRA_DIST += tests/serve-teeth.sh tests/desync.sh tests/desync.py

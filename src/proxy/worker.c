@@ -5,6 +5,7 @@
  * free list, taken when a connection has something in flight and given back
  * when it is idle, so an idle keep-alive connection holds no buffer. */
 #include "config.h"
+#include <gbca/headers.h>
 #include <gbca/http1.h>
 #include <gbca/loop.h>
 #include <gbca/proxy.h>
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -25,16 +27,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define CONN_MAGIC 0x67626361u   /* "gbca": checked at the top of every callback */
 #define BUF_CAP (HTTP1_HEAD_MAX + 4096)
 #define POOL_MAX 64
-/* A pooled upstream connection younger than this is used without asking the
- * socket whether the upstream closed it: it was pooled only after a response
- * that promised keep-alive, no server times keep-alive out this fast, and
- * epoll reports a close at the next turn anyway (pool_event). Older ones get
- * a MSG_PEEK first. This spares a syscall per request under load. */
-#define POOL_FRESH_MS 200
+#define POOL_KEEP 4              /* free blocks of each size kept when idle */
 #define TLS_CHUNK 16384          /* one TLS record */
 #define RA_CAP (TLS_CHUNK + 2048) /* a full record with its header and tag */
 
@@ -48,7 +48,7 @@ static inline uint32_t buf_len(const struct buf *b) { return b->end - b->start; 
 static inline uint32_t buf_room(const struct buf *b) { return b->data ? BUF_CAP - b->end : BUF_CAP; }
 
 /* Tracks how much of a buffer's front is body that may be forwarded. */
-enum framing_kind { F_NONE, F_LENGTH, F_CHUNKED, F_CLOSE, F_TUNNEL };
+enum framing_kind { F_NONE, F_LENGTH, F_CHUNKED, F_DECHUNK, F_CLOSE, F_TUNNEL };
 struct framer {
 	enum framing_kind kind;
 	uint64_t left;            /* F_LENGTH: body bytes not yet seen */
@@ -63,12 +63,33 @@ struct pool {
 	char **items;
 	unsigned n, cap;
 	size_t size;
+	unsigned low;             /* the fewest free blocks since the last trim */
 };
 
 static char *
 pool_take(struct pool *p)
 {
-	return p->n > 0 ? p->items[--p->n] : malloc(p->size);
+	if (p->n == 0)
+		return malloc(p->size);
+	if (--p->n < p->low)
+		p->low = p->n;
+	return p->items[p->n];
+}
+
+/* Frees the blocks that stayed free since the last call, but `keep`: what a
+ * burst of load took is given back once it is over (run once a tick), while
+ * a steady load keeps what it uses. Returns how many were freed. */
+static unsigned
+pool_trim(struct pool *p, unsigned keep)
+{
+	unsigned surplus = p->low > keep ? p->low - keep : 0, freed = 0;
+
+	while (surplus-- > 0 && p->n > 0) {
+		free(p->items[--p->n]);
+		freed++;
+	}
+	p->low = p->n;
+	return freed;
 }
 
 static void
@@ -124,7 +145,6 @@ struct conn {
 	size_t head_scanned;
 	size_t resp_scanned;
 	uint32_t send_pending;    /* size passed to a gnutls_record_send that said AGAIN */
-	bool send_pending_head;
 
 	enum rstate rstate;
 	enum sstate sstate;
@@ -133,6 +153,7 @@ struct conn {
 	bool up_sent_any;         /* some of this request went to the upstream */
 	bool any_request;         /* a request head has come: idle timeout, not header timeout */
 	bool google;              /* this request goes to the real Google */
+	bool http10;              /* an HTTP/1.0 client: no chunked, no 1xx */
 	bool client_waits_write;  /* a client write said AGAIN */
 	bool up_waits_write;
 	/* Level-triggered epoll said readable and no read has said AGAIN since:
@@ -168,11 +189,13 @@ struct worker {
 	int sig_fd;
 	bool draining;
 	uint64_t drain_deadline;
+	bool fd_starved;          /* accept said EMFILE/ENFILE; logged once until one succeeds */
 };
 
 static void conn_step(struct conn *c);
 static void conn_close(struct conn *c);
 static void accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data);
+static void resume_accepting(struct worker *w);
 static void bury(struct worker *w);
 
 /* --- buffers --- */
@@ -266,19 +289,21 @@ framer_init(struct framer *f, enum framing_kind kind, uint64_t length)
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	f->left = length;
-	if (kind == F_CHUNKED)
+	if (kind == F_CHUNKED || kind == F_DECHUNK)
 		http1_chunked_init(&f->ch);
 	if (kind == F_NONE || (kind == F_LENGTH && length == 0))
 		f->done = true;
 }
 
-/* Looks at the bytes after f->ready; returns false for a malformed body. */
+/* Looks at the bytes after f->ready; returns false for a malformed body.
+ * F_DECHUNK decodes in place: the chunk data moves down to f->ready and what
+ * follows the body moves after it. */
 static bool
-framer_scan(struct framer *f, const struct buf *b, const char **why)
+framer_scan(struct framer *f, struct buf *b, const char **why)
 {
 	uint32_t avail = buf_len(b) - f->ready;
-	const char *p = b->data + b->start + f->ready;
-	size_t used = 0;
+	char *p = b->data + b->start + f->ready;
+	size_t used = 0, out;
 	int r;
 
 	if (f->done || avail == 0)
@@ -295,6 +320,15 @@ framer_scan(struct framer *f, const struct buf *b, const char **why)
 		if (r < 0)
 			return false;
 		f->ready += (uint32_t)used;
+		f->done = r == 1;
+		return true;
+	case F_DECHUNK:
+		r = http1_chunked_decode(&f->ch, p, avail, &used, &out, why);
+		if (r < 0)
+			return false;
+		memmove(p + out, p + used, avail - used);
+		b->end -= (uint32_t)(used - out);
+		f->ready += (uint32_t)out;
 		f->done = r == 1;
 		return true;
 	case F_CLOSE:
@@ -513,6 +547,8 @@ reason(int code)
 	}
 }
 
+static void up_free(struct worker *w, struct upconn *u);
+
 /* Queues an error response and closes after it; the request is abandoned. */
 static void
 reply_error(struct conn *c, int code, const char *message)
@@ -550,9 +586,7 @@ reply_error(struct conn *c, int code, const char *message)
 	framer_init(&c->sf, F_NONE, 0);
 	if (c->up) {
 		/* The upstream may be mid-request: it can't be reused. */
-		gbca_loop_del(w->loop, c->up->fd);
-		close(c->up->fd);
-		free(c->up);
+		up_free(w, c->up);
 		c->up = NULL;
 	}
 }
@@ -614,9 +648,10 @@ pool_get(struct worker *w)
 
 		w->pool = u->next;
 		w->n_pool--;
-		if (gbca_loop_now(w->loop) - u->pooled_at < POOL_FRESH_MS)
-			return u;
-		/* The upstream may have closed it since: EOF or data means unusable. */
+		/* The upstream may have closed it since: EOF or data means unusable.
+		 * Always asked, even just after pooling: bytes an upstream sends late
+		 * past a response (a body on a 204, written apart from its head)
+		 * would otherwise be read as the answer to another client's request. */
 		r = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return u;
@@ -725,150 +760,9 @@ span_eq_cs(const char *buf, struct http1_span s, const char *lit)
 	return strlen(lit) == s.len && memcmp(buf + s.off, lit, s.len) == 0;
 }
 
-/* The fields the proxy treats specially, told apart by length first: each
- * field of each head is classified once, instead of being compared with a
- * list of names in every loop that looks for one. */
-enum field_kind {
-	FK_OTHER, FK_CONNECTION, FK_KEEP_ALIVE, FK_PROXY_CONNECTION, FK_TE, FK_TRAILER,
-	FK_UPGRADE, FK_PROXY_AUTHORIZATION, FK_PROXY_AUTHENTICATE, FK_X_REAL_IP,
-	FK_X_FORWARDED_PROTO, FK_X_FORWARDED_FOR, FK_VIA, FK_ACAO, FK_UPLOAD_URL, FK_API_KEY,
-};
-
-static enum field_kind
-field_kind(const char *buf, struct http1_span name)
-{
-#define KNOWN(lit, kind) { lit, sizeof(lit) - 1, kind }
-	static const struct { const char *name; size_t len; enum field_kind kind; } known[] = {
-		KNOWN("connection", FK_CONNECTION),
-		KNOWN("keep-alive", FK_KEEP_ALIVE),
-		KNOWN("proxy-connection", FK_PROXY_CONNECTION),
-		KNOWN("te", FK_TE),
-		KNOWN("trailer", FK_TRAILER),
-		KNOWN("upgrade", FK_UPGRADE),
-		KNOWN("proxy-authorization", FK_PROXY_AUTHORIZATION),
-		KNOWN("proxy-authenticate", FK_PROXY_AUTHENTICATE),
-		KNOWN("x-real-ip", FK_X_REAL_IP),
-		KNOWN("x-forwarded-proto", FK_X_FORWARDED_PROTO),
-		KNOWN("x-forwarded-for", FK_X_FORWARDED_FOR),
-		KNOWN("via", FK_VIA),
-		KNOWN("access-control-allow-origin", FK_ACAO),
-		KNOWN("x-goog-upload-url", FK_UPLOAD_URL),
-		KNOWN("x-goog-api-key", FK_API_KEY),
-	};
-#undef KNOWN
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (known[i].len == name.len && http1_span_eq(buf, name, known[i].name))
-			return known[i].kind;
-	return FK_OTHER;
-}
-
-/* The field names a message's Connection fields list (they are hop-by-hop),
- * gathered once per message rather than once per field. */
-#define CONN_TOKENS_MAX 16
-struct conn_tokens {
-	size_t n;
-	struct http1_span t[CONN_TOKENS_MAX];
-};
-
-/* What classifying a head's fields found: each field's kind, the Connection
- * tokens, and the first of the fields the proxy reads. */
-struct head_fields {
-	unsigned char kind[HTTP1_HEADERS_MAX];
-	struct conn_tokens tok;
-	const struct http1_header *xff, *via, *api_key, *upgrade;
-};
-
-static void
-classify_fields(const char *buf, const struct http1_header *hs, size_t n, struct head_fields *f)
-{
-	f->tok.n = 0;
-	f->xff = f->via = f->api_key = f->upgrade = NULL;
-	for (size_t i = 0; i < n; i++) {
-		enum field_kind k = field_kind(buf, hs[i].name);
-		const struct http1_header **first = NULL;
-
-		f->kind[i] = (unsigned char)k;
-		switch (k) {
-		case FK_CONNECTION: {
-			struct http1_span item;
-			uint32_t pos = 0;
-			while (f->tok.n < CONN_TOKENS_MAX && http1_list_next(buf, hs[i].value, &pos, &item))
-				f->tok.t[f->tok.n++] = item;
-			break;
-		}
-		case FK_X_FORWARDED_FOR: first = &f->xff; break;
-		case FK_VIA: first = &f->via; break;
-		case FK_API_KEY: first = &f->api_key; break;
-		case FK_UPGRADE: first = &f->upgrade; break;
-		default: break;
-		}
-		if (first && *first == NULL)
-			*first = &hs[i];
-	}
-}
-
-static bool
-connection_lists(const char *buf, const struct conn_tokens *tok, struct http1_span name)
-{
-	for (size_t i = 0; i < tok->n; i++)
-		if (tok->t[i].len == name.len && strncasecmp(buf + tok->t[i].off, buf + name.off, name.len) == 0)
-			return true;
-	return false;
-}
-
-static bool
-is_api_key(const char *p, size_t n)
-{
-	/* Google API keys: "AIza" and 35 more of [A-Za-z0-9_-], 39 in all. */
-	if (n < 39 || memcmp(p, "AIza", 4) != 0)
-		return false;
-	for (size_t i = 4; i < 39; i++) {
-		char ch = p[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-			return false;
-	}
-	return n == 39 || !((p[39] >= 'a' && p[39] <= 'z') || (p[39] >= 'A' && p[39] <= 'Z') ||
-	                    (p[39] >= '0' && p[39] <= '9') || p[39] == '_' || p[39] == '-');
-}
-
-/* key=AIza... anywhere in the query string */
-static bool
-query_has_api_key(const char *q, size_t n)
-{
-	for (size_t i = 0; i + 4 <= n; i++) {
-		if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, "key=", 4) == 0 && is_api_key(q + i + 4, n - i - 4))
-			return true;
-	}
-	return false;
-}
-
-static bool
-contains_ci(const char *p, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(p + i, needle, k) == 0)
-			return true;
-	return false;
-}
-
-/* Hop-by-hop fields (RFC 9110 7.6.1) and the ones we set ourselves. Framing
- * fields stay: bodies are forwarded byte for byte, chunks and all. */
-static bool
-drop_request_field(const char *buf, const struct http1_header *h, enum field_kind k,
-                   const struct conn_tokens *tok)
-{
-	switch (k) {
-	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
-	case FK_TRAILER: case FK_UPGRADE: case FK_PROXY_AUTHORIZATION: case FK_PROXY_AUTHENTICATE:
-	case FK_X_REAL_IP: case FK_X_FORWARDED_PROTO: case FK_X_FORWARDED_FOR: case FK_VIA:
-		return true;
-	default:
-		return tok->n > 0 && connection_lists(buf, tok, h->name);
-	}
-}
-
+/* Answers a CORS preflight (204). Its body (browsers send none) is not read:
+ * the connection closes after the answer instead, so the body's bytes are
+ * never taken for the next request. */
 static bool
 cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 {
@@ -883,24 +777,41 @@ cors_preflight(struct conn *c, const char *buf, const struct http1_request *r)
 	acrh = i >= 0 ? &r->headers[i] : NULL;
 	if (!buf_take(w, &c->chead))
 		return false;
+	if (r->framing != HTTP1_BODY_NONE)
+		c->close_after = true;
 	buf_printf(&c->chead,
 	           "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: %s\r\n"
 	           "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
 	           "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 86400\r\n"
-	           "Vary: Origin\r\nContent-Length: 0\r\n\r\n",
+	           "Vary: Origin\r\nContent-Length: 0\r\n%s\r\n",
 	           w->cfg->cors,
 	           acrh ? (int)acrh->value.len : (int)strlen("content-type, x-goog-api-key, authorization"),
-	           acrh ? buf + acrh->value.off : "content-type, x-goog-api-key, authorization");
+	           acrh ? buf + acrh->value.off : "content-type, x-goog-api-key, authorization",
+	           c->close_after ? "Connection: close\r\n" : "");
 	c->status = 204;
 	return true;
+}
+
+/* Appends the values of every field of kind k, each followed by ", ": a
+ * list field may come as several lines (RFC 9110 5.3), and keeping only the
+ * first would lose hops (Via, X-Forwarded-For). */
+static bool
+append_each(struct buf *o, const char *buf, const struct http1_request *r, const struct headers_fields *f,
+            enum headers_kind k)
+{
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < r->n_headers; i++)
+		if (f->kind[i] == k)
+			ok = buf_append(o, buf + r->headers[i].value.off, r->headers[i].value.len) && buf_lit(o, ", ");
+	return ok;
 }
 
 /* Builds the upstream's request head in c->uhead. */
 static bool
 rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
-                const struct head_fields *f)
+                const struct headers_fields *f)
 {
-	const struct http1_header *xff = f->xff, *via = f->via;
 	struct buf *o = &c->uhead;
 	bool ok;
 
@@ -918,26 +829,30 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
 	ok = ok && buf_append(o, " HTTP/1.1\r\n", 11);
 	for (size_t i = 0; ok && i < r->n_headers; i++) {
 		const struct http1_header *h = &r->headers[i];
-		if (drop_request_field(buf, h, (enum field_kind)f->kind[i], &f->tok))
+		if (headers_drop_request(buf, h, (enum headers_kind)f->kind[i], &f->tok))
 			continue;
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
+	}
+	if (ok && r->host < 0) {
+		/* HTTP/1.0 without Host: we forward HTTP/1.1, which must carry one;
+		 * the upstream's own authority (what --upstream says) is the honest one. */
+		const char *a = c->google ? GBCA_GOOGLE_HOST : c->w->cfg->upstream_url + strlen("http://");
+		ok = buf_lit(o, "Host: ") && buf_append(o, a, strcspn(a, "/")) && buf_lit(o, "\r\n");
 	}
 	/* The real Google gets no forwarding fields (only Via, which would show a loop). */
 	if (ok && c->google)
 		;
 	else if (ok) {
 		/* Plain appends: this runs for every request (vsnprintf showed in profiles). */
-		ok = buf_lit(o, "X-Forwarded-For: ") &&
-		     (xff == NULL || (buf_append(o, buf + xff->value.off, xff->value.len) && buf_lit(o, ", "))) &&
+		ok = buf_lit(o, "X-Forwarded-For: ") && (f->xff == NULL || append_each(o, buf, r, f, FK_X_FORWARDED_FOR)) &&
 		     buf_append(o, c->peer, c->peer_len) && buf_lit(o, "\r\n");
 	}
 	if (ok && !c->google)
 		ok = buf_lit(o, "X-Real-IP: ") && buf_append(o, c->peer, c->peer_len) &&
 		     buf_lit(o, c->is_tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
 	if (ok)
-		ok = buf_lit(o, "Via: ") &&
-		     (via == NULL || (buf_append(o, buf + via->value.off, via->value.len) && buf_lit(o, ", "))) &&
+		ok = buf_lit(o, "Via: ") && (f->via == NULL || append_each(o, buf, r, f, FK_VIA)) &&
 		     buf_lit(o, "1.1 gbca\r\n");
 	if (ok && c->upgrade_request) {
 		const struct http1_header *up = f->upgrade;
@@ -954,11 +869,12 @@ process_request_head(struct conn *c, uint32_t head_len)
 	const char *buf = c->in.data + c->in.start;
 	const struct http1_header *h;
 	struct http1_request r;
-	struct head_fields f;
+	struct headers_fields f;
 	const char *why = "bad request";
 	bool real_key;
 	int code;
 
+	c->head_scanned = 0;   /* the next head is scanned from its own start */
 	c->t_start = gbca_loop_now(w->loop);
 	c->t_head = 0;
 	c->any_request = true;
@@ -976,16 +892,17 @@ process_request_head(struct conn *c, uint32_t head_len)
 	copy_span(c->method, sizeof(c->method), buf, r.method);
 	if (w->log_fd >= 0)
 		copy_span(c->path, sizeof(c->path), buf, r.path);
-	classify_fields(buf, r.headers, r.n_headers, &f);
+	headers_classify(buf, r.headers, r.n_headers, &f);
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
+	c->http10 = r.minor == 0;
 
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
 	h = f.api_key;
-	real_key = (h && is_api_key(buf + h->value.off, h->value.len)) ||
-	           query_has_api_key(buf + r.query.off, r.query.len);
+	real_key = (h && headers_is_api_key(buf + h->value.off, h->value.len)) ||
+	           headers_query_has_api_key(buf + r.query.off, r.query.len);
 	c->google = real_key && w->cfg->google_passthrough;
 	if (real_key && !c->google) {
 		reply_error(c, 508, "gbca refused to forward a Google API key (AIza...) to the local upstream: "
@@ -995,8 +912,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 		            "a container with its own /etc/hosts), or start gbca serve with --google-passthrough");
 		return;
 	}
-	h = f.via;
-	if (h && contains_ci(buf + h->value.off, h->value.len, "gbca")) {
+	if (headers_via_loop(buf, r.headers, r.n_headers, &f)) {
 		reply_error(c, 508, "the request already passed through gbca (Via: gbca): the upstream points back at the proxy");
 		return;
 	}
@@ -1013,7 +929,6 @@ process_request_head(struct conn *c, uint32_t head_len)
 		return;
 	}
 	buf_consume(&c->in, head_len);
-	c->head_scanned = 0;
 	framer_init(&c->rf, r.framing == HTTP1_BODY_CHUNKED ? F_CHUNKED :
 	                    r.framing == HTTP1_BODY_LENGTH ? F_LENGTH : F_NONE, r.content_length);
 	c->rstate = R_BODY;
@@ -1048,32 +963,17 @@ process_request_head(struct conn *c, uint32_t head_len)
 /* --- response head --- */
 
 static bool
-drop_response_field(const char *buf, const struct http1_header *h, enum field_kind k,
-                    const struct conn_tokens *tok, bool upgrade)
-{
-	switch (k) {
-	case FK_CONNECTION: case FK_KEEP_ALIVE: case FK_PROXY_CONNECTION: case FK_TE:
-	case FK_TRAILER: case FK_PROXY_AUTHENTICATE:
-		return true;
-	case FK_UPGRADE:
-		return !upgrade;
-	default:
-		return tok->n > 0 && connection_lists(buf, tok, h->name);
-	}
-}
-
-static bool
 rewrite_response(struct conn *c, const char *buf, const struct http1_response *r, bool upgrade)
 {
 	const struct gbca_proxy_config *cfg = c->w->cfg;
 	struct buf *o = &c->chead;
-	struct head_fields f;
+	struct headers_fields f;
 	/* the parser allows three digits only */
 	char status[5] = { ' ', (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 	                   (char)('0' + r->status % 10), ' ' };
 	bool ok;
 
-	classify_fields(buf, r->headers, r->n_headers, &f);
+	headers_classify(buf, r->headers, r->n_headers, &f);
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
@@ -1083,10 +983,12 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		const struct http1_header *h = &r->headers[i];
 		const char *v = buf + h->value.off;
 		size_t vl = h->value.len;
-		enum field_kind k = (enum field_kind)f.kind[i];
+		enum headers_kind k = (enum headers_kind)f.kind[i];
 
-		if (drop_response_field(buf, h, k, &f.tok, upgrade))
+		if (headers_drop_response(buf, h, k, &f.tok, upgrade))
 			continue;
+		if (c->http10 && k == FK_TRANSFER_ENCODING)
+			continue;   /* the body goes out de-chunked, delimited by the close */
 		if (cfg->cors[0] && k == FK_ACAO)
 			continue;
 		/* Gemini Balance builds the upload URL from the scheme it saw: http. */
@@ -1112,6 +1014,8 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		ok = buf_lit(o, "Connection: upgrade\r\n");
 	else if (ok && c->close_after)
 		ok = buf_lit(o, "Connection: close\r\n");
+	else if (ok && c->http10)
+		ok = buf_lit(o, "Connection: keep-alive\r\n");   /* 1.0 closes otherwise (RFC 9112 9.3) */
 	return ok && buf_append(o, "\r\n", 2);
 }
 
@@ -1136,7 +1040,13 @@ process_response_head(struct conn *c, uint32_t head_len)
 		reply_error(c, 502, "the upstream switched protocols without being asked");
 		return;
 	}
-	if (!r.keep_alive)
+	if (c->http10 && r.status < 200) {
+		/* An HTTP/1.0 client knows no 1xx (RFC 9110 15.2): drop it. */
+		buf_consume(&c->resp, head_len);
+		c->resp_scanned = 0;
+		return;
+	}
+	if (!r.keep_alive || (c->http10 && r.framing == HTTP1_BODY_CHUNKED))
 		c->close_after = true;
 	if (!rewrite_response(c, buf, &r, upgrade)) {
 		reply_error(c, 502, "the upstream's response head is too large");
@@ -1156,22 +1066,30 @@ process_response_head(struct conn *c, uint32_t head_len)
 		framer_init(&c->sf, F_TUNNEL, 0);
 		return;
 	}
-	framer_init(&c->sf, r.framing == HTTP1_BODY_CHUNKED ? F_CHUNKED :
+	framer_init(&c->sf, r.framing == HTTP1_BODY_CHUNKED ? (c->http10 ? F_DECHUNK : F_CHUNKED) :
 	                    r.framing == HTTP1_BODY_LENGTH ? F_LENGTH :
 	                    r.framing == HTTP1_BODY_CLOSE ? F_CLOSE : F_NONE, r.content_length);
 	if (r.framing == HTTP1_BODY_CLOSE)
 		c->close_after = true;
 }
 
-/* The exchange is over: log it, pool the upstream, get ready for the next. */
+/* The exchange is over: log it, pool the upstream, get ready for the next.
+ * Bytes the upstream sent past the end of its response (extra data, a body
+ * on 204, 304 or HEAD) are no answer to anything: they are dropped, never
+ * served to the next request, and that upstream connection is closed, never
+ * pooled. */
 static void
 finish_exchange(struct conn *c)
 {
 	struct worker *w = c->w;
+	bool leftover = c->resp.data && buf_len(&c->resp) > 0;
 
 	access_log(c);
+	if (leftover)
+		c->resp.start = c->resp.end = 0;
 	if (c->up) {
-		if (!c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE && !c->up->tls)
+		if (!leftover && !c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE &&
+		    !c->up->tls)
 			pool_put(w, c->up);
 		else
 			up_free(w, c->up);
@@ -1799,11 +1717,7 @@ conn_close(struct conn *c)
 		w->graveyard = c;
 	}
 	w->n_conns--;
-	if (!w->accepting && !w->draining && w->n_conns < w->max_conns) {
-		for (size_t i = 0; i < w->n_lfds; i++)
-			gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, w);
-		w->accepting = true;
-	}
+	resume_accepting(w);
 }
 
 /* The loop's after-batch hook: runs the connections the step limit stopped. */
@@ -1847,6 +1761,31 @@ stop_accepting(struct worker *w)
 	for (size_t i = 0; i < w->n_lfds; i++)
 		gbca_loop_set(w->loop, w->lfds[i], 0, NULL, NULL);
 	w->accepting = false;
+}
+
+/* No descriptor for a new client: the listener stays readable, and polling it
+ * would spin (level-triggered). Stop polling the listeners until a
+ * connection closes (conn_close) or the next tick, as nginx does; new
+ * clients wait in the kernel's queue. One log line per shortage. */
+static void
+out_of_descriptors(struct worker *w)
+{
+	if (!w->fd_starved)
+		gbca_print_warning("worker %ld: out of file descriptors (%s) with %u connections; new clients wait "
+		                   "until one closes (raise LimitNOFILE or ulimit -n, or lower --max-connections)",
+		                   (long)getpid(), strerror(errno), w->n_conns);
+	w->fd_starved = true;
+	stop_accepting(w);
+}
+
+static void
+resume_accepting(struct worker *w)
+{
+	if (w->accepting || w->draining || w->n_conns >= w->max_conns)
+		return;
+	for (size_t i = 0; i < w->n_lfds; i++)
+		gbca_loop_set(w->loop, w->lfds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, w);
+	w->accepting = true;
 }
 
 static bool
@@ -1915,14 +1854,19 @@ accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 		socklen_t len = sizeof(ss);
 		int cfd;
 
+		ss.ss_family = AF_UNSPEC;   /* new_conn reads it; accept4 may fill less */
 		if (w->n_conns >= w->max_conns) {
 			/* Full: leave new clients in the kernel's queue until a slot frees. */
 			stop_accepting(w);
 			return;
 		}
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0)
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				out_of_descriptors(w);
 			return;
+		}
+		w->fd_starved = false;
 		if (!new_conn(w, cfd, tls, &ss))
 			close(cfd);
 		bury(w);
@@ -1949,6 +1893,12 @@ tick(struct gbca_loop *loop, void *data)
 			conn_close(c);
 		}
 	}
+	if (w->fd_starved)
+		resume_accepting(w);   /* descriptors may have freed elsewhere: try again once a tick */
+	/* Memory goes back after load: blocks idle for a whole tick are freed,
+	 * and glibc is asked to return the freed pages to the system. */
+	if (pool_trim(&w->bufs, POOL_KEEP) + pool_trim(&w->ras, POOL_KEEP) > 0)
+		malloc_trim(0);
 	if (w->draining) {
 		/* Idle keep-alive connections go now; busy ones finish first. */
 		for (c = w->conns; c; c = next) {
@@ -1986,6 +1936,12 @@ signal_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			w->draining = true;
 			w->drain_deadline = deadline;
 			stop_accepting(w);
+			/* What is in flight finishes, with "Connection: close" where the
+			 * head has not gone out yet, and the connection closes after it:
+			 * a retiring worker takes no new request, which the drain
+			 * deadline would cut. */
+			for (struct conn *c = w->conns; c; c = c->next)
+				c->close_after = true;
 			for (size_t i = 0; i < w->n_lfds; i++) {
 				gbca_loop_del(loop, w->lfds[i]);
 				close(w->lfds[i]);
@@ -2019,18 +1975,20 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	struct gbca_err err;
 	sigset_t set;
 	unsigned workers = cfg->workers ? cfg->workers : 1;
+	int rc = 3;   /* fatal: the master stops instead of starting another */
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.tls = tls;
 	w.loop = gbca_loop_new();
 	w.max_conns = (cfg->max_connections + workers - 1) / workers;
-	w.bufs = (struct pool){ calloc(256, sizeof(char *)), 0, 256, BUF_CAP };
-	w.ras = (struct pool){ calloc(256, sizeof(char *)), 0, 256, RA_CAP };
+	w.bufs = (struct pool){ .items = calloc(256, sizeof(char *)), .cap = 256, .size = BUF_CAP };
+	w.ras = (struct pool){ .items = calloc(256, sizeof(char *)), .cap = 256, .size = RA_CAP };
 	w.log_fd = -1;
+	w.sig_fd = -1;
 	if (w.loop == NULL || w.bufs.items == NULL || w.ras.items == NULL) {
 		gbca_print_error("worker: out of memory");
-		return 3;
+		goto out;
 	}
 	if (strcmp(cfg->access_log, "off") != 0)
 		w.log_fd = cfg->access_log[0] ? -1 : 2;
@@ -2038,12 +1996,12 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.log_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (w.log_fd < 0) {
 			gbca_print_error("couldn't open the access log %s: %s", cfg->access_log, strerror(errno));
-			return 3;   /* fatal: the master stops instead of starting another */
+			goto out;
 		}
 	}
 	if (!drop_privileges(cfg->user, &err)) {
 		gbca_print_error("%s", err.msg);
-		return 3;
+		goto out;
 	}
 	/* Changing the uid cleared the parent-death signal the master's fork set. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -2074,8 +2032,22 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.pool = u->next;
 		up_free(&w, u);
 	}
+	rc = 0;
+out:
+	/* The one way out: whatever was set up is freed here. */
 	pool_free(&w.bufs);
 	pool_free(&w.ras);
-	gbca_loop_free(w.loop);
-	return 0;
+	if (w.loop)
+		gbca_loop_free(w.loop);
+	if (w.log_fd > 2)
+		close(w.log_fd);
+	if (w.sig_fd >= 0)
+		close(w.sig_fd);
+#ifdef __SANITIZE_ADDRESS__
+	/* A worker leaves through _exit, past LeakSanitizer's atexit check:
+	 * check here, where all it allocated should be gone (the tests read
+	 * the report on serve's stderr). */
+	__lsan_do_recoverable_leak_check();
+#endif
+	return rc;
 }
