@@ -54,7 +54,7 @@ def fail(kind, err):
             unexpected.append("%s at %.0f s: %s" % (kind, time.monotonic() - t0, err))
 
 
-def near_reload(window=5.0):
+def near_reload(window=10.0):
     now = time.monotonic()
     with lock:
         return any(0 <= now - t <= window for t in hups)
@@ -71,6 +71,24 @@ def new_conn(timeout=30):
     return Fresh(NAME, port, context=ctx, timeout=timeout)
 
 
+def ask(c, used, kind, method, target, body=None, headers=None):
+    """Sends a request on c and returns the response, or None when the
+    connection was closed before any byte of the answer: expected (counted)
+    for a reused connection near a reload, since a retiring worker closes a
+    keep-alive connection after the answer in flight (a client may retry,
+    RFC 9112 9.3.1), else unexpected."""
+    try:
+        c.request(method, target, body=body, headers=headers or {})
+        return c.getresponse()
+    except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
+            ssl.SSLZeroReturnError) as e:
+        if used and near_reload():
+            count("keep-alive closed at a reload before the answer (retried)")
+        else:
+            fail(kind, "before the answer: %r" % e)
+        return None
+
+
 def keepalive_posts():
     c, used = new_conn(), False
     i = 0
@@ -78,8 +96,12 @@ def keepalive_posts():
         body = os.urandom(1 + i % 4096)
         i += 1
         try:
-            c.request("POST", "/echo?soak=ka", body=body, headers={"Content-Type": "application/octet-stream"})
-            r = c.getresponse()
+            r = ask(c, used, "keep-alive POST", "POST", "/echo?soak=ka", body,
+                    {"Content-Type": "application/octet-stream"})
+            if r is None:
+                c.close()
+                c, used = new_conn(), False
+                continue
             data = r.read()
             got = json.loads(data)
             if r.status != 200 or got["body_sha256"] != hashlib.sha256(body).hexdigest():
@@ -87,13 +109,6 @@ def keepalive_posts():
             else:
                 count("keep-alive POSTs")
             used = True
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError) as e:
-            if used and near_reload():
-                count("keep-alive closed at a reload (retried)")
-            else:
-                fail("keep-alive POST", repr(e))
-            c.close()
-            c, used = new_conn(), False
         except Exception as e:   # noqa: BLE001 - everything else is unexpected
             fail("keep-alive POST", repr(e))
             c.close()
@@ -105,9 +120,13 @@ def sse_streams():
     c, used = new_conn(), False
     while not stop.is_set():
         try:
-            c.request("POST", "/v1beta/models/m:streamGenerateContent?alt=sse&n=20&interval=300",
-                      body=b'{"contents":[]}', headers={"x-goog-api-key": "sk-soak"})
-            r = c.getresponse()
+            r = ask(c, used, "SSE stream", "POST",
+                    "/v1beta/models/m:streamGenerateContent?alt=sse&n=20&interval=300",
+                    b'{"contents":[]}', {"x-goog-api-key": "sk-soak"})
+            if r is None:
+                c.close()
+                c, used = new_conn(), False
+                continue
             events = [line for line in r.read().split(b"\n") if line.startswith(b"data: ")]
             ids = [json.loads(e[6:])["i"] for e in events]
             if r.status != 200 or ids != list(range(20)):
@@ -115,15 +134,8 @@ def sse_streams():
             else:
                 count("SSE streams")
             used = True
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError) as e:
-            if used and near_reload() and isinstance(e, http.client.RemoteDisconnected):
-                count("keep-alive closed at a reload (retried)")
-            else:
-                fail("SSE stream", repr(e))
-            c.close()
-            c, used = new_conn(), False
         except Exception as e:   # noqa: BLE001
-            fail("SSE stream", repr(e))
+            fail("SSE stream", "in the body: %r" % e)
             c.close()
             c, used = new_conn(), False
     c.close()
@@ -168,8 +180,9 @@ def transfers():
             else:
                 count("uploads of %d MB" % (UPLOAD >> 20))
             seed = "soak%d" % k
-            c.request("GET", "/download?bytes=%d&seed=%s&chunked=%d" % (DOWNLOAD, seed, k % 2))
-            r = c.getresponse()
+            r = ask(c, True, "download", "GET", "/download?bytes=%d&seed=%s&chunked=%d" % (DOWNLOAD, seed, k % 2))
+            if r is None:
+                continue
             h, n = hashlib.sha256(), 0
             while True:
                 d = r.read(1 << 20)

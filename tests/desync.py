@@ -136,7 +136,8 @@ def chunked_at(buf, pos):
         fields([line])
 
 
-class Request:
+class Message:
+    """A request or a response as a strict reader saw it."""
     def __init__(self, **kw):
         self.__dict__.update(kw)
 
@@ -153,8 +154,8 @@ def origin(target):
 
 
 def parse_request(buf, pos):
-    """The request at pos: a Request, NEED, or Bad (RFC 9112, read strictly).
-    A Request whose body has not all arrived yet has complete False."""
+    """The request at pos: a Message, NEED, or Bad (RFC 9112, read strictly).
+    A request whose body has not all arrived yet has complete False."""
     h = head_at(buf, pos)
     if h is NEED:
         return NEED
@@ -188,7 +189,7 @@ def parse_request(buf, pos):
     conn = tokens(hs, b"connection")
     keep = (b"close" not in conn) if minor == 1 else (b"keep-alive" in conn and b"close" not in conn)
     upgrade = minor == 1 and b"upgrade" in conn and bool(values(hs, b"upgrade"))
-    r = Request(method=method, target=target, origin=origin(target), minor=minor,
+    r = Message(method=method, target=target, origin=origin(target), minor=minor,
                 keep=keep and not upgrade, start=pos, headers=hs, complete=False)
     if tes:
         c = chunked_at(buf, body)
@@ -226,13 +227,8 @@ def read_requests(buf):
     return reqs, "end"
 
 
-class Response:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-
 def parse_response(buf, pos, method, eof):
-    """The response at pos to a request with this method: a Response, NEED, or Bad."""
+    """The response at pos to a request with this method: a Message, NEED, or Bad."""
     h = head_at(buf, pos)
     if h is NEED:
         return NEED
@@ -244,7 +240,7 @@ def parse_response(buf, pos, method, eof):
     hs = fields(lines[1:])
     cls, tes = values(hs, b"content-length"), values(hs, b"transfer-encoding")
     seq = values(hs, b"x-seq")
-    r = Response(status=status, headers=hs, seq=seq, chunked=bool(tes), start=pos, body=b"",
+    r = Message(status=status, headers=hs, seq=seq, chunked=bool(tes), start=pos, body=b"",
                  interim=100 <= status < 200)
     if cls and tes:
         raise Bad("Content-Length and Transfer-Encoding in a response")
@@ -274,7 +270,7 @@ def parse_response(buf, pos, method, eof):
 
 def read_responses(buf, methods, eof):
     """The responses in buf, given the methods of the requests in order: a list
-    of (index, Response), and an error (or None) where the reading stopped."""
+    of (index, Message), and an error (or None) where the reading stopped."""
     out, pos, i = [], 0, 0
     while pos < len(buf):
         method = methods[i] if i < len(methods) else b"GET"
