@@ -62,6 +62,19 @@ test_drop_request(void)
 	assert_false(dropped("host"));
 }
 
+/* A token past the ones kept would name a field that is not dropped. */
+static void
+test_too_many_tokens(void)
+{
+	head("GET / HTTP/1.1\r\nHost: a\r\nConnection: a1, a2, a3, a4, a5, a6, a7, a8\r\n"
+	     "Connection: a9, a10, a11, a12, a13, a14, a15, a16\r\n\r\n");
+	assert_false(F.tok.overflow);
+	assert_int_eq(F.tok.n, 16);
+	head("GET / HTTP/1.1\r\nHost: a\r\nConnection: a1, a2, a3, a4, a5, a6, a7, a8\r\n"
+	     "Connection: a9, a10, a11, a12, a13, a14, a15, a16, x-secret\r\nX-Secret: 1\r\n\r\n");
+	assert_true(F.tok.overflow);
+}
+
 static void
 test_drop_response(void)
 {
@@ -127,6 +140,7 @@ main(void)
 {
 	tap_add("/headers/kinds", test_kinds);
 	tap_add("/headers/drop-request", test_drop_request);
+	tap_add("/headers/too-many-tokens", test_too_many_tokens);
 	tap_add("/headers/drop-response", test_drop_response);
 	tap_add("/headers/api-key", test_api_key);
 	tap_add("/headers/query-key", test_query_key);

@@ -26,6 +26,7 @@ enum headers_kind {
 struct headers_tokens {
 	size_t n;
 	struct http1_span t[HEADERS_TOKENS_MAX];
+	bool overflow;   /* more than HEADERS_TOKENS_MAX: refuse the message */
 };
 
 /* What classifying a head's fields found: each field's kind (an enum

@@ -204,6 +204,10 @@ process_request_head(struct conn *c, uint32_t head_len)
 	if (w->log_fd >= 0)
 		copy_span(c->path, sizeof(c->path), buf, r.path);
 	headers_classify(buf, r.headers, r.n_headers, &f);
+	if (f.tok.overflow) {
+		reply_error(c, 400, "more Connection options than gbca keeps track of (16)");
+		return;
+	}
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
@@ -272,17 +276,16 @@ process_request_head(struct conn *c, uint32_t head_len)
 }
 
 static bool
-rewrite_response(struct conn *c, const char *buf, const struct http1_response *r, bool upgrade)
+rewrite_response(struct conn *c, const char *buf, const struct http1_response *r,
+                 const struct headers_fields *f, bool upgrade)
 {
 	const struct gbca_proxy_config *cfg = c->w->cfg;
 	struct buf *o = &c->chead;
-	struct headers_fields f;
 	/* the parser allows three digits only */
 	char status[5] = { ' ', (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 	                   (char)('0' + r->status % 10), ' ' };
 	bool ok;
 
-	headers_classify(buf, r->headers, r->n_headers, &f);
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
@@ -292,9 +295,9 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		const struct http1_header *h = &r->headers[i];
 		const char *v = buf + h->value.off;
 		size_t vl = h->value.len;
-		enum headers_kind k = (enum headers_kind)f.kind[i];
+		enum headers_kind k = (enum headers_kind)f->kind[i];
 
-		if (headers_drop_response(buf, h, k, &f.tok, upgrade))
+		if (headers_drop_response(buf, h, k, &f->tok, upgrade))
 			continue;
 		if (c->http10 && k == FK_TRANSFER_ENCODING)
 			continue;   /* the body goes out de-chunked, delimited by the close */
@@ -333,6 +336,7 @@ process_response_head(struct conn *c, uint32_t head_len)
 {
 	const char *buf = c->resp.data + c->resp.start;
 	struct http1_response r;
+	struct headers_fields f;
 	const char *why = "bad response";
 	bool upgrade;
 	int code;
@@ -357,7 +361,12 @@ process_response_head(struct conn *c, uint32_t head_len)
 	}
 	if (!r.keep_alive || (c->http10 && r.framing == HTTP1_BODY_CHUNKED))
 		c->close_after = true;
-	if (!rewrite_response(c, buf, &r, upgrade)) {
+	headers_classify(buf, r.headers, r.n_headers, &f);
+	if (f.tok.overflow) {
+		reply_error(c, 502, "the upstream's response has more Connection options than gbca keeps track of");
+		return;
+	}
+	if (!rewrite_response(c, buf, &r, &f, upgrade)) {
 		reply_error(c, 502, "the upstream's response head is too large");
 		return;
 	}

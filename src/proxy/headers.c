@@ -51,6 +51,7 @@ void
 headers_classify(const char *buf, const struct http1_header *hs, size_t n, struct headers_fields *f)
 {
 	f->tok.n = 0;
+	f->tok.overflow = false;
 	f->xff = f->via = f->api_key = f->upgrade = NULL;
 	for (size_t i = 0; i < n; i++) {
 		enum headers_kind k = headers_field_kind(buf, hs[i].name);
@@ -61,8 +62,15 @@ headers_classify(const char *buf, const struct http1_header *hs, size_t n, struc
 		case FK_CONNECTION: {
 			struct http1_span item;
 			uint32_t pos = 0;
-			while (f->tok.n < HEADERS_TOKENS_MAX && http1_list_next(buf, hs[i].value, &pos, &item))
+			while (http1_list_next(buf, hs[i].value, &pos, &item)) {
+				/* A field named past the last one kept would not be
+				 * dropped as hop-by-hop: the head is refused instead. */
+				if (f->tok.n == HEADERS_TOKENS_MAX) {
+					f->tok.overflow = true;
+					break;
+				}
 				f->tok.t[f->tok.n++] = item;
+			}
 			break;
 		}
 		case FK_X_FORWARDED_FOR: first = &f->xff; break;
