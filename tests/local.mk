@@ -64,3 +64,9 @@ EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py
 # gbca serve's header policy (src/proxy/headers.c).
 check_PROGRAMS += tests/test-headers
 tests_test_headers_LDADD = $(TEST_LIBS)
+# Issue 10's tests with teeth, the desync oracle, the llhttp differential (helper oracle).
+TESTS += tests/serve-teeth.sh tests/desync.sh
+EXTRA_DIST += tests/serve-teeth.sh tests/desync.sh tests/desync.py
+check_PROGRAMS += tests/test-llhttp
+tests_test_llhttp_LDADD = $(TEST_LIBS)
+EXTRA_DIST += tests/llhttp-parse.js
