@@ -80,3 +80,9 @@ EXTRA_DIST += tests/readme.sh
 # built once per machine in $GBCA_TEST_ROOTFS, default /var/cache/gbca-test-rootfs).
 TESTS += tests/systemd.sh
 EXTRA_DIST += tests/systemd.sh
+# Issue 10's tests with teeth, the desync oracle, the llhttp differential (helper oracle).
+TESTS += tests/serve-teeth.sh tests/desync.sh
+EXTRA_DIST += tests/serve-teeth.sh tests/desync.sh tests/desync.py
+check_PROGRAMS += tests/test-llhttp
+tests_test_llhttp_LDADD = $(TEST_LIBS)
+EXTRA_DIST += tests/llhttp-parse.js
