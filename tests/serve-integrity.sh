@@ -160,6 +160,15 @@ is "/smuggle/response-connection-content-length-502" "$(status "$out")" "HTTP/1.
 fails "/smuggle/response-not-merged" grep -q POISON <<<"$out"
 out=$(raw 'GET /conn-te HTTP/1.1\r\nHost: x\r\n\r\n' 'HTTP/1.1 ')
 is "/smuggle/response-connection-transfer-encoding-502" "$(status "$out")" "HTTP/1.1 502"
+# Framing where llhttp would not read it: a Content-Length or Host trailer
+# (RFC 9110 6.5.1), HTAB after a framing value. Both 400, never forwarded whole.
+out=$(raw 'POST /trailer-cl HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 40\r\n\r\n' 'HTTP/1.1 ')
+is "/smuggle/trailer-content-length-400" "$(status "$out")" "HTTP/1.1 400"
+out=$(raw 'POST /trailer-host HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: y\r\n\r\n' 'HTTP/1.1 ')
+is "/smuggle/trailer-host-400" "$(status "$out")" "HTTP/1.1 400"
+out=$(raw 'POST /htab-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 3\t\r\n\r\nabc' 'HTTP/1.1 ')
+is "/smuggle/content-length-htab-400" "$(status "$out")" "HTTP/1.1 400"
+is "/smuggle/upstream-never-saw-a-whole-one" "$(saw /trailer-cl)/$(saw /trailer-host)/$(saw /htab-cl)" "0/0/0"
 
 # --- 3. bytes past a response are nobody's answer ---
 for p in /extra /204body /304body; do
