@@ -122,6 +122,32 @@ test_query_key(void)
 	assert_false(headers_query_has_api_key(q, strlen(q)));
 	q = "key=sk-test-123";
 	assert_false(headers_query_has_api_key(q, strlen(q)));
+	q = "alt=sse;key=" KEY;                        /* ';' separates for some parsers */
+	assert_true(headers_query_has_api_key(q, strlen(q)));
+	q = "k%65y=" KEY;                              /* the upstream decodes the name ... */
+	assert_true(headers_query_has_api_key(q, strlen(q)));
+	q = "key=%41IzaSyD0123456789abcdefghijklmnopqrst_-";   /* ... and the value */
+	assert_true(headers_query_has_api_key(q, strlen(q)));
+	q = "key=" KEY "%78";                          /* an encoded character more: not a key */
+	assert_false(headers_query_has_api_key(q, strlen(q)));
+	q = "ke%79x=" KEY;
+	assert_false(headers_query_has_api_key(q, strlen(q)));
+}
+
+/* Every x-goog-api-key field counts, and a key anywhere in its value. */
+static void
+test_request_key(void)
+{
+	head("GET /?alt=sse HTTP/1.1\r\nHost: a\r\nx-goog-api-key: sk-local\r\nx-goog-api-key: " KEY "\r\n\r\n");
+	assert_true(headers_request_has_api_key(text, &R, &F));
+	head("GET / HTTP/1.1\r\nHost: a\r\nX-Goog-Api-Key: sk-local, " KEY "\r\n\r\n");
+	assert_true(headers_request_has_api_key(text, &R, &F));
+	head("GET /?a=1&key=" KEY " HTTP/1.1\r\nHost: a\r\nx-goog-api-key: sk-local\r\n\r\n");
+	assert_true(headers_request_has_api_key(text, &R, &F));
+	head("GET / HTTP/1.1\r\nHost: a\r\nx-goog-api-key: sk-local\r\nx-goog-api-key: x" KEY "\r\n\r\n");
+	assert_false(headers_request_has_api_key(text, &R, &F));   /* inside a longer word */
+	head("GET / HTTP/1.1\r\nHost: a\r\nx-goog-api-key: sk-local\r\nx-other: " KEY "\r\n\r\n");
+	assert_false(headers_request_has_api_key(text, &R, &F));
 }
 
 static void
@@ -144,6 +170,7 @@ main(void)
 	tap_add("/headers/drop-response", test_drop_response);
 	tap_add("/headers/api-key", test_api_key);
 	tap_add("/headers/query-key", test_query_key);
+	tap_add("/headers/request-key", test_request_key);
 	tap_add("/headers/via-loop", test_via_loop);
 	return tap_run();
 }

@@ -315,7 +315,7 @@ test_transfer_encoding(void)
 {
 	assert_int_eq(req("POST /" H11 "Transfer-Encoding: chunked\r\n\r\n"), 0);
 	assert_int_eq(R.framing, HTTP1_BODY_CHUNKED);
-	assert_int_eq(req("POST /" H11 "transfer-encoding:\tChunKed \r\n\r\n"), 0);
+	assert_int_eq(req("POST /" H11 "transfer-encoding: ChunKed \r\n\r\n"), 0);
 	assert_int_eq(R.framing, HTTP1_BODY_CHUNKED);
 
 	assert_int_eq(req("POST /" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"), 400);
@@ -856,6 +856,58 @@ test_chunked_trailers(void)
 	assert_str_eq(why, "trailer section too large");
 }
 
+/* RFC 9110 6.5.1: framing fields can't be trailers, and a next hop that
+ * merges trailers into the head would take them for framing or routing:
+ * Content-Length, Transfer-Encoding and Host are refused there (as llhttp
+ * does), in any case, also with '_' for '-', also fed a byte at a time. */
+static void
+test_chunked_trailer_framing(void)
+{
+	static const char *const refused[] = {
+		"0\r\nContent-Length: 3\r\n\r\n",
+		"3\r\nabc\r\n0\r\nX-A: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+		"0\r\nHOST: b\r\n\r\n",
+		"0\r\nContent_Length: 3\r\n\r\n",
+		"0\r\nContent-Length:\r\n\r\n",
+	};
+	static const char *const kept[] = {
+		"0\r\nContent-Length-X: 3\r\n\r\n",
+		"0\r\nX-Content-Length: 3\r\n\r\n",
+		"0\r\nHos: b\r\nHosts: c\r\nTransfer-Encodin: x\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_eq(chunked_s(refused[i]), -1);
+		assert_str_eq(why, "framing field or Host in trailer");
+		check_in_steps(refused[i], strlen(refused[i]));
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		assert_int_eq(chunked_s(kept[i]), 1);
+		check_in_steps(kept[i], strlen(kept[i]));
+	}
+}
+
+/* Framing fields take SP as OWS, not HTAB: RFC 9110 5.6.3 allows both, but
+ * llhttp refuses a trailing HTAB and a proxy must never accept a framing
+ * its neighbours may read otherwise; no client sends a tab there. */
+static void
+test_framing_htab(void)
+{
+	assert_int_eq(req("POST /" H11 "Content-Length: 3\t\r\n\r\n"), 400);
+	assert_str_eq(why, "HTAB around a framing field's value");
+	assert_int_eq(req("POST /" H11 "Content-Length: 3 \t \r\n\r\n"), 400);
+	assert_int_eq(req("POST /" H11 "Content-Length:\t3\r\n\r\n"), 400);
+	assert_int_eq(req("POST /" H11 "Transfer-Encoding: chunked\t\r\n\r\n"), 400);
+	assert_int_eq(req("POST /" H11 "transfer-encoding:\tchunked\r\n\r\n"), 400);
+	assert_int_eq(resp("HTTP/1.1 200 OK\r\nContent-Length: 3\t\r\n\r\n"), 502);
+	assert_int_eq(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n"), 502);
+	/* SP stays fine, and HTAB in other fields */
+	assert_int_eq(req("POST /" H11 "Content-Length:  3  \r\nX-A:\tv\t\r\n\r\n"), 0);
+	assert_int_eq(R.content_length, 3);
+	assert_int_eq(req("POST /" H11 "Transfer-Encoding: chunked \r\n\r\n"), 0);
+	assert_int_eq(R.framing, HTTP1_BODY_CHUNKED);
+}
+
 static void
 test_chunked_steps(void)
 {
@@ -1030,6 +1082,8 @@ main(void)
 	tap_add("/http1/chunked-data-crlf", test_chunked_data_crlf);
 	tap_add("/http1/chunked-ext", test_chunked_ext);
 	tap_add("/http1/chunked-trailers", test_chunked_trailers);
+	tap_add("/http1/chunked-trailer-framing", test_chunked_trailer_framing);
+	tap_add("/http1/framing-htab", test_framing_htab);
 	tap_add("/http1/chunked-steps", test_chunked_steps);
 	tap_add("/http1/chunked-sticky", test_chunked_sticky);
 	tap_add("/http1/pipeline-length", test_pipeline_length);

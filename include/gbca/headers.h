@@ -45,8 +45,13 @@ bool headers_connection_lists(const char *buf, const struct headers_tokens *tok,
 /* A Google API key at p: "AIza" and 35 more of [A-Za-z0-9_-], not followed
  * by another of those. */
 bool headers_is_api_key(const char *p, size_t n);
-/* key=AIza... as any parameter of the query string q[0 .. n). */
+/* True when an API key starts at p or after a byte that can't be in one. */
+bool headers_value_has_api_key(const char *p, size_t n);
+/* key=AIza... as any parameter of the query string q[0 .. n), the name and
+ * the value percent-decoded as the upstream would. */
 bool headers_query_has_api_key(const char *q, size_t n);
+/* The API-key guard: a key in any x-goog-api-key field or key parameter. */
+bool headers_request_has_api_key(const char *buf, const struct http1_request *r, const struct headers_fields *f);
 /* True when any Via field of the head names gbca (case-insensitive). */
 bool headers_via_loop(const char *buf, const struct http1_header *hs, size_t n, const struct headers_fields *f);
 /* Fields not forwarded to the upstream: hop-by-hop (RFC 9110 7.6.1), what

@@ -92,8 +92,8 @@ size_t http1_head_end(const char *buf, size_t len, size_t *scanned);
 /* Parses the request head buf[0 .. head_len), normally head_len from
  * http1_head_end(). Returns 0, or the status to answer with: 400 (malformed,
  * ambiguous framing, a Connection option naming Content-Length,
- * Transfer-Encoding or Host, Host missing, repeated, malformed or not
- * matching an absolute-form target), 417 (an Expect other than 100-continue), 431 (more
+ * Transfer-Encoding or Host, HTAB around the value of a framing field, Host
+ * missing, repeated, malformed or not matching an absolute-form target), 417 (an Expect other than 100-continue), 431 (more
  * than HTTP1_HEADERS_MAX fields, or head_len above HTTP1_HEAD_MAX), 501
  * (CONNECT: authority-form is not proxied), 505 (a version other than
  * HTTP/1.0 and 1.1). On error *why is a short static reason for the log and
@@ -110,13 +110,16 @@ int http1_parse_response(const char *buf, size_t head_len, bool head_request,
 
 /* The chunked-body tracker in pass-through mode: the proxy forwards the raw
  * bytes; this finds where the body (chunks, trailers, final CRLF) ends and
- * validates its framing. Only the state is kept, never the bytes. */
+ * validates its framing. Only the state is kept, never the bytes. A trailer
+ * named Content-Length, Transfer-Encoding or Host is refused. */
 struct http1_chunked {
 	int state;
 	uint64_t remaining;  /* chunk size being read, then data bytes left */
 	unsigned digits;     /* hex digits of the chunk size so far */
 	unsigned ext_len;    /* bytes of this chunk's extensions so far */
 	unsigned trailer_len;
+	unsigned name_len;   /* bytes of this trailer's name so far */
+	unsigned banned;     /* names a framing field or Host may still be (bits) */
 	const char *why;     /* the error once malformed */
 };
 

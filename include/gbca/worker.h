@@ -159,6 +159,7 @@ struct worker {
 	int sig_fd;
 	bool draining;
 	uint64_t drain_deadline;
+	uint64_t drain_since;     /* when draining began (the fresh-connection grace counts from it) */
 	bool fd_starved;          /* accept said EMFILE/ENFILE; logged once until one succeeds */
 };
 
@@ -207,6 +208,9 @@ ssize_t client_write(struct conn *c, const char *p, size_t n);
 /* conn.c */
 void conn_step(struct conn *c);
 void conn_close(struct conn *c);
+/* An orderly close: a TLS close_notify first (best effort, never waits),
+ * so that clients tell it from a cut connection (RFC 9112 9.8). */
+void conn_goodbye(struct conn *c);
 bool new_conn(struct worker *w, int fd, bool tls, const struct sockaddr_storage *ss);
 
 /* worker.c */

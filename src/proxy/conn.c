@@ -484,7 +484,7 @@ conn_step(struct conn *c)
 		}
 		if (c->rstate == R_CLOSING && c->sstate == S_IDLE && !c->uncork_pending &&
 		    (!c->chead.data || buf_len(&c->chead) == 0)) {
-			conn_close(c);
+			conn_goodbye(c);
 			return;
 		}
 		if (c->client_eof && c->rstate != R_TUNNEL && c->sstate == S_IDLE) {
@@ -558,6 +558,18 @@ up_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 		c->up_readable = true;
 	conn_step(c);
 	bury(c->w);
+}
+
+void
+conn_goodbye(struct conn *c)
+{
+	/* Only between records: a record half sent would be cut by the alert.
+	 * GNUTLS_SHUT_WR sends the alert without waiting for the client's; on a
+	 * full socket buffer it gives GNUTLS_E_AGAIN and the close goes on. */
+	if (c->tls && c->rstate != R_HANDSHAKE && !c->closed && c->send_pending == 0 && !c->uncork_pending &&
+	    !c->client_eof)
+		(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+	conn_close(c);
 }
 
 void

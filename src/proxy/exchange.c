@@ -178,7 +178,6 @@ process_request_head(struct conn *c, uint32_t head_len)
 {
 	struct worker *w = c->w;
 	const char *buf = c->in.data + c->in.start;
-	const struct http1_header *h;
 	struct http1_request r;
 	struct headers_fields f;
 	const char *why = "bad request";
@@ -215,9 +214,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 
 	/* A real Google key must never reach Gemini Balance: this request came
 	 * from a same-host client (Gemini Balance itself) through the hosts entry. */
-	h = f.api_key;
-	real_key = (h && headers_is_api_key(buf + h->value.off, h->value.len)) ||
-	           headers_query_has_api_key(buf + r.query.off, r.query.len);
+	real_key = headers_request_has_api_key(buf, &r, &f);
 	c->google = real_key && w->cfg->google_passthrough;
 	if (real_key && !c->google) {
 		reply_error(c, 508, "gbca refused to forward a Google API key (AIza...) to the local upstream: "

@@ -93,30 +93,93 @@ headers_connection_lists(const char *buf, const struct headers_tokens *tok, stru
 	return false;
 }
 
+static bool
+key_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+}
+
 bool
 headers_is_api_key(const char *p, size_t n)
 {
 	/* Google API keys: "AIza" and 35 more of [A-Za-z0-9_-], 39 in all. */
 	if (n < 39 || memcmp(p, "AIza", 4) != 0)
 		return false;
-	for (size_t i = 4; i < 39; i++) {
-		char ch = p[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+	for (size_t i = 4; i < 39; i++)
+		if (!key_char(p[i]))
 			return false;
-	}
-	return n == 39 || !((p[39] >= 'a' && p[39] <= 'z') || (p[39] >= 'A' && p[39] <= 'Z') ||
-	                    (p[39] >= '0' && p[39] <= '9') || p[39] == '_' || p[39] == '-');
+	return n == 39 || !key_char(p[39]);
 }
 
-/* key=AIza... anywhere in the query string */
+bool
+headers_value_has_api_key(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 39 <= n; i++)
+		if ((i == 0 || !key_char(p[i - 1])) && headers_is_api_key(p + i, n - i))
+			return true;
+	return false;
+}
+
+static int
+hex_digit(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	     : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* Percent-decodes q[0 .. n) as a form parser would ('+' is a space) into
+ * out, keeping the first `size` bytes: enough to tell "key" and a key (and
+ * the byte after one) from anything else. */
+static size_t
+decode(const char *q, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < size; i++) {
+		char ch = q[i];
+		if (ch == '%' && i + 2 < n && hex_digit(q[i + 1]) >= 0 && hex_digit(q[i + 2]) >= 0) {
+			ch = (char)(hex_digit(q[i + 1]) * 16 + hex_digit(q[i + 2]));
+			i += 2;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		out[o++] = ch;
+	}
+	return o;
+}
+
+/* key=AIza... as any parameter of the query string, also percent-encoded:
+ * the upstream (a form parser) decodes both the name and the value. ';'
+ * separates too, as older Python parsers have it. */
 bool
 headers_query_has_api_key(const char *q, size_t n)
 {
-	for (size_t i = 0; i + 4 <= n; i++) {
-		if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, "key=", 4) == 0 && headers_is_api_key(q + i + 4, n - i - 4))
+	size_t i = 0;
+
+	while (i < n) {
+		size_t e = i, eq;
+		char name[4], value[40];
+
+		while (e < n && q[e] != '&' && q[e] != ';')
+			e++;
+		for (eq = i; eq < e && q[eq] != '='; eq++)
+			;
+		if (eq < e && decode(q + i, eq - i, name, sizeof(name)) == 3 && memcmp(name, "key", 3) == 0 &&
+		    headers_is_api_key(value, decode(q + eq + 1, e - eq - 1, value, sizeof(value))))
 			return true;
+		i = e + 1;
 	}
 	return false;
+}
+
+bool
+headers_request_has_api_key(const char *buf, const struct http1_request *r, const struct headers_fields *f)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (f->kind[i] == FK_API_KEY &&
+		    headers_value_has_api_key(buf + r->headers[i].value.off, r->headers[i].value.len))
+			return true;
+	return headers_query_has_api_key(buf + r->query.off, r->query.len);
 }
 
 /* Framing fields stay: bodies are forwarded byte for byte, chunks and all

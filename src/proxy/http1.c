@@ -284,6 +284,23 @@ name_match(const char *p, size_t n, const char *lit)
 	return underscore ? 2 : 1;
 }
 
+/* True when the OWS before or after the field's value holds an HTAB. The
+ * value is trimmed of OWS and its line ends in CR, so the bytes from the
+ * colon to the value and from the value to the CR are all OWS. */
+static bool
+htab_around(const char *buf, const struct http1_header *h)
+{
+	const char *p = buf + h->name.off + h->name.len + 1, *v = buf + h->value.off;
+
+	for (; p < v; p++)
+		if (*p == '\t')
+			return true;
+	for (p = v + h->value.len; *p == ' ' || *p == '\t'; p++)
+		if (*p == '\t')
+			return true;
+	return false;
+}
+
 /* Takes note of one field of the framing and connection fields. Returns
  * false (*why set) for a field that is malformed on its own. */
 static bool
@@ -314,6 +331,12 @@ note_field(const char *buf, const struct http1_header *h, int index, struct fiel
 	}
 	if (m == 0)
 		return true;
+	if (which <= 1 && htab_around(buf, h)) {
+		/* RFC 9110 5.6.3 allows HTAB in OWS, llhttp does not: the framing
+		 * must read the same at every hop, so gbca takes SP only here. */
+		*why = "HTAB around a framing field's value";
+		return false;
+	}
 	switch (which) {
 	case 0:
 		f->n_length++;
@@ -817,6 +840,33 @@ chunk_error(struct http1_chunked *c, size_t at, size_t *used, const char *reason
 	return -1;
 }
 
+/* Trailer names refused (RFC 9110 6.5.1: framing and routing can't come
+ * after the content; a next hop merging trailers into the head would take
+ * them for its framing), '_' standing for '-' as in heads. */
+static const char *const trailer_banned[] = { "content-length", "transfer-encoding", "host" };
+
+/* One more byte of a trailer name: drops the banned names it can't be. */
+static void
+trailer_name_byte(struct http1_chunked *c, unsigned char ch)
+{
+	unsigned char lc = ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch | 0x20) : ch == '_' ? '-' : ch;
+
+	for (unsigned k = 0; k < sizeof(trailer_banned) / sizeof(trailer_banned[0]); k++)
+		if (c->name_len >= strlen(trailer_banned[k]) || (unsigned char)trailer_banned[k][c->name_len] != lc)
+			c->banned &= ~(1u << k);
+	c->name_len++;
+}
+
+/* At the colon: the whole name is a banned one. */
+static bool
+trailer_name_banned(const struct http1_chunked *c)
+{
+	for (unsigned k = 0; k < sizeof(trailer_banned) / sizeof(trailer_banned[0]); k++)
+		if ((c->banned >> k & 1) && strlen(trailer_banned[k]) == c->name_len)
+			return true;
+	return false;
+}
+
 /* After the chunk size or an extension: another extension or the CR. */
 static int
 ext_next(unsigned char ch)
@@ -943,23 +993,31 @@ http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len, size_t 
 				return chunk_error(c, i, used, "trailer section too large", why);
 			switch (c->state) {
 			case CH_TRAILER_FIRST:
-				if (ch == '\r')
+				if (ch == '\r') {
 					c->state = CH_END_LF;
-				else if (is_tchar(ch))
+				} else if (is_tchar(ch)) {
 					c->state = CH_TRAILER_NAME;
-				else
+					c->name_len = 0;
+					c->banned = (1u << (sizeof(trailer_banned) / sizeof(trailer_banned[0]))) - 1;
+					trailer_name_byte(c, ch);
+				} else
 					return chunk_error(c, i, used,
 					                   is_ows(ch) ? "obs-fold in trailer"
 					                   : ch == ':' ? "empty trailer name"
 					                   : "bad character in trailer name", why);
 				break;
 			case CH_TRAILER_NAME:
-				if (ch == ':')
+				if (ch == ':') {
+					if (trailer_name_banned(c))
+						return chunk_error(c, i, used, "framing field or Host in trailer", why);
 					c->state = CH_TRAILER_VALUE;
-				else if (!is_tchar(ch))
+				} else if (is_tchar(ch)) {
+					trailer_name_byte(c, ch);
+				} else {
 					return chunk_error(c, i, used,
 					                   is_ows(ch) ? "whitespace before colon in trailer"
 					                   : "bad character in trailer name", why);
+				}
 				break;
 			case CH_TRAILER_VALUE:
 				if (ch == '\r')

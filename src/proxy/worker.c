@@ -138,8 +138,10 @@ tick(struct gbca_loop *loop, void *data)
 			                                      : "the upstream did not answer in time");
 			if (!c->closed)
 				conn_step(c);
+		} else if (c->rstate == R_HEAD && c->sstate == S_IDLE && !c->up) {
+			conn_goodbye(c);   /* between requests: an orderly end */
 		} else {
-			conn_close(c);
+			conn_close(c);     /* mid-message: the client must see a cut, not an end */
 		}
 	}
 	if (w->fd_starved)
@@ -149,11 +151,16 @@ tick(struct gbca_loop *loop, void *data)
 	if (pool_trim(&w->bufs, POOL_KEEP) + pool_trim(&w->ras, POOL_KEEP) > 0)
 		malloc_trim(0);
 	if (w->draining) {
-		/* Idle keep-alive connections go now; busy ones finish first. */
+		/* Idle keep-alive connections go now, with a close_notify; busy ones
+		 * finish first. A connection that never had a request may have its
+		 * first on the way (accepted just before the signal): it is
+		 * answered, with Connection: close, for --drain-timeout at most. */
+		bool fresh_too = now >= w->drain_since + (uint64_t)w->cfg->drain_timeout_s * 1000;
 		for (c = w->conns; c; c = next) {
 			next = c->next;
-			if (c->rstate == R_HEAD && c->sstate == S_IDLE && (!c->in.data || buf_len(&c->in) == 0))
-				conn_close(c);
+			if (c->rstate == R_HEAD && c->sstate == S_IDLE && (!c->in.data || buf_len(&c->in) == 0) &&
+			    (c->any_request || fresh_too))
+				conn_goodbye(c);
 		}
 		if (w->n_conns == 0 || now >= w->drain_deadline)
 			gbca_loop_stop(loop);
@@ -184,6 +191,7 @@ signal_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			}
 			w->draining = true;
 			w->drain_deadline = deadline;
+			w->drain_since = gbca_loop_now(loop);
 			stop_accepting(w);
 			/* What is in flight finishes, with "Connection: close" where the
 			 * head has not gone out yet, and the connection closes after it:
