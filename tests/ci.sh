@@ -18,6 +18,7 @@ need update-ca-certificates curl gnutls-serv node openssl certutil setpriv pytho
 unset GITHUB_ACTIONS GITHUB_ENV GITLAB_CI GBCA_CA_CERT GBCA_CA_KEY GBCA_TRUST_STORES GBCA_SYSROOT
 
 mount --make-rprivate /
+private_etc   # a tmpfs copy of /etc: nothing gbca writes beside /etc/hosts reaches the machine
 shadow() { # bind a private copy over a system path
 	local src=$1 copy="$TMP/sys$1"
 	mkdir -p "$(dirname "$copy")"

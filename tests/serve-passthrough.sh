@@ -14,6 +14,7 @@ in_namespaces -n -m -- "$@"
 need ip curl update-ca-certificates python3 certtool
 
 mount --make-rprivate /
+private_etc   # a tmpfs copy of /etc: nothing gbca writes beside /etc/hosts reaches the machine
 ip link set lo up
 # Our namespace's loopback carries the documentation address too.
 ip addr add 203.0.113.10/32 dev lo

@@ -40,6 +40,7 @@ ip link set lo up
 chmod 755 "$TMP"
 mkdir -m 1777 "$TMP/logs"
 mount --make-rprivate /
+private_etc   # a tmpfs copy of /etc: nothing gbca writes beside /etc/hosts reaches the machine
 sandbox_trust_store
 printf '127.0.0.1 localhost\n::1 localhost\n127.0.0.1 %s\n::1 %s\n' "$NAME" "$NAME" > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts

@@ -13,6 +13,7 @@ need update-ca-certificates curl gnutls-serv gnutls-cli keytool setpriv
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import requests' 2>/dev/null || need python3-requests
 
 mount --make-rprivate /
+private_etc   # a tmpfs copy of /etc: nothing gbca writes beside /etc/hosts reaches the machine
 sandbox_trust_store
 printf '127.0.0.1 localhost\n127.0.0.1 generativelanguage.googleapis.com\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
