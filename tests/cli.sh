@@ -59,9 +59,17 @@ is "/cli/init-cert-0644" "$(mode "$GBCA_CAROOT/rootCA.pem")" 644
 like "/cli/init-p256" "$(openssl x509 -in "$GBCA_CAROOT/rootCA.pem" -noout -text)" "prime256v1"
 like "/cli/init-subject" "$(openssl x509 -in "$GBCA_CAROOT/rootCA.pem" -noout -subject)" "O = gbca development CA.*CN = gbca .+@"
 before=$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)
-run "$GBCA" init;              is "/cli/init-again-exit-1" "$RC" 1
-like "/cli/init-again-message" "$ERR" "already exists.*--force"
+# A second init uses the CA it finds (as mkcert does), so `init && issue` works.
+out=$("$GBCA" init 2>&1); is "/cli/init-again-exit-0" "$?" 0
+like "/cli/init-again-says-reused" "$out" "^Using the local CA in $GBCA_CAROOT .*--force"
 is "/cli/init-again-unchanged" "$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)" "$before"
+ok "/cli/init-and-issue" sh -c '"$1" init -q && "$1" issue -q --out-dir "$2" localhost' sh "$GBCA" "$TMP"
+rm -f "$TMP"/localhost*.pem
+# Options that describe another root don't silently not apply.
+run "$GBCA" init --key rsa;    is "/cli/init-again-other-key-exit-1" "$RC" 1
+like "/cli/init-again-other-key-message" "$ERR" "already exists.*--force"
+run "$GBCA" init --permit x.test; is "/cli/init-again-permit-exit-1" "$RC" 1
+is "/cli/init-again-options-unchanged" "$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)" "$before"
 run "$GBCA" init --key dsa;    is "/cli/init-bad-key-exit-2" "$RC" 2
 run "$GBCA" init --permit 10.0.0.1/8; is "/cli/init-bad-permit-exit-2" "$RC" 2
 like "/cli/init-bad-permit-message" "$ERR" "network address"
