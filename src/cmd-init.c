@@ -31,12 +31,12 @@ static const char usage[] =
 	"                     rootCA.pem and rootCA-key.pem) instead of making one\n"
 	"  --force            replace an existing CA; the old one is kept in\n"
 	"                     CAROOT/backup-<time>/\n"
+	"  -q, --quiet        print nothing on success\n"
+	"  -h, --help         show this help\n"
 	"\n"
 	"Without --force, an existing CA is kept and used (exit 0), so 'gbca init &&\n"
 	"gbca issue' works every time; --key, --permit, --no-constraints or --import\n"
-	"with a CA present is an error, as they would describe another root.\n"
-	"  -q, --quiet        print nothing on success\n"
-	"  -h, --help         show this help\n";
+	"with a CA present is an error, as they would describe another root.\n";
 
 static void
 print_summary(const struct gbca_ca *ca, const char *what, const char *after)

@@ -44,3 +44,6 @@ TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
 EXTRA_DIST += tests/serve-misc.sh
+# cli: every option typed in full only, and the same in --help, man page and completions.
+TESTS += tests/options.sh
+EXTRA_DIST += tests/options.sh
