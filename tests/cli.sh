@@ -25,6 +25,17 @@ run "$GBCA" help init;         is "/cli/help-command" "$RC" 0
 run "$GBCA";                   is "/cli/no-command-exit-2" "$RC" 2
 run "$GBCA" frobnicate;        is "/cli/unknown-command-exit-2" "$RC" 2
 like "/cli/unknown-command-message" "$ERR" 'unknown command "frobnicate"'
+run "$GBCA" isue;              is "/cli/did-you-mean-exit-2" "$RC" 2
+like "/cli/did-you-mean-issue" "$ERR" 'unknown command "isue" \(did you mean issue\?\)'
+run "$GBCA" help isue;         like "/cli/help-did-you-mean" "$ERR" 'did you mean issue\?'
+run "$GBCA" install;           like "/cli/install-not-uninstall" "$ERR" 'unknown command "install"; .*gbca trust'
+# mkcert's flags point at gbca's way, and do nothing
+for f in "-install:gbca trust" "-uninstall:gbca untrust" "-CAROOT:gbca caroot" "-cert-file:gbca issue --cert-file" \
+         "-key-file:gbca issue --key-file" "-pkcs12:gbca issue --pkcs12" "-client:gbca issue --client" "-csr:gbca issue --csr"; do
+	run "$GBCA" "${f%%:*}" x
+	is "/cli/mkcert-flag/${f%%:*}-exit-2" "$RC" 2
+	like "/cli/mkcert-flag/${f%%:*}-points-at" "$ERR" "${f%%:*} is mkcert's; with gbca: ${f#*:}"
+done
 run "$GBCA" init --bogus;      is "/cli/unknown-option-exit-2" "$RC" 2
 like "/cli/unknown-option-message" "$ERR" "unknown option --bogus"
 run "$GBCA" issue --days;      is "/cli/missing-value-exit-2" "$RC" 2
