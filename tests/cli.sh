@@ -148,6 +148,12 @@ bad key-type 2 "unknown key type" --key ed448 localhost
 bad outside 1 "outside this CA's name constraints.*--permit example.com" example.com
 bad outside-ip 1 "outside.*--permit 10.1.2.3" 10.1.2.3
 bad no-out-dir 1 "does not exist" --out-dir "$TMP/none" localhost
+# one file for both would end up holding only the key
+bad same-file 2 "would be the same file" --cert-file c.pem --key-file c.pem localhost
+mkdir sub
+bad same-file-spelled 2 "would be the same file" --cert-file ./c.pem --key-file "$PWD/sub/../c.pem" localhost
+bad same-file-default-key 2 "would be the same file" --cert-file localhost-key.pem localhost
+rmdir sub
 is "/cli/bad/no-files-left" "$(listing .)" ""
 cd "$W" || exit 1
 
