@@ -274,9 +274,31 @@ looks_numeric(const char *s)
 	return true;
 }
 
+/* The ":PORT" at the end of "host:PORT", "1.2.3.4:PORT" or "[::1]:PORT"
+ * (people paste URLs' authorities), or NULL. A bare IPv6 address has two
+ * colons or more, so one colon before digits is a port. */
+static const char *
+port_suffix(const char *in)
+{
+	const char *colon;
+
+	if (in[0] == '[') {
+		const char *close = strchr(in, ']');
+		colon = close ? close + 1 : NULL;
+		if (colon == NULL || *colon != ':')
+			return NULL;
+	} else {
+		colon = strchr(in, ':');
+		if (colon == NULL || strchr(colon + 1, ':') != NULL)
+			return NULL;
+	}
+	return all_digits(colon + 1, strlen(colon + 1)) && strlen(colon + 1) <= 5 ? colon : NULL;
+}
+
 bool
 gbca_name_parse(const char *in, struct gbca_name *out, struct gbca_err *err)
 {
+	const char *port;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
@@ -296,6 +318,9 @@ gbca_name_parse(const char *in, struct gbca_name *out, struct gbca_err *err)
 		return parse_uri(in, out, err);
 	if (strchr(in, '@'))
 		return parse_email(in, out, err);
+	if ((port = port_suffix(in)) != NULL)
+		return gbca_fail(err, "\"%s\" is not a host name or IP address; a certificate names hosts, not ports: drop \"%s\"",
+		                 in, port);
 	if (strchr(in, ':') || in[0] == '[' || looks_numeric(in))
 		return parse_ip(in, out, err);
 	for (size_t i = 0; i < n; i++)

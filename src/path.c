@@ -3,6 +3,7 @@
 #include <gbca/path.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -113,4 +114,21 @@ gbca_user_at_host(char *buf, size_t len)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(buf, len, "%s@%s", user, host);
+}
+
+bool
+gbca_path_readable(const char *path, struct gbca_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int e = errno;
+
+	if (fd < 0)
+		return gbca_fail(err, "couldn't read %s: %s", path, strerror(e));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return gbca_fail(err, "couldn't read %s: %s", path, strerror(EISDIR));
+	}
+	close(fd);
+	return true;
 }

@@ -141,6 +141,11 @@ bad long-name 2 "limit is 253" "$(printf 'abcdefghi.%.0s' $(seq 26))localhost"
 bad control-char 2 "control character" $'local\nhost'
 bad bad-ipv4 2 "not a valid IPv4" 999.1.1.1
 bad bad-ipv6 2 "not a valid IPv6" '1::2::3'
+bad host-port 2 '"localhost:8443" is not a host name or IP address.*drop ":8443"' localhost:8443
+bad ipv4-port 2 'not a host name or IP address.*drop ":8443"' 127.0.0.1:8443
+bad ipv6-port 2 'not a host name or IP address.*drop ":8443"' '[::1]:8443'
+bad csr-missing 1 "couldn't read missing.pem: No such file or directory" --csr missing.pem
+bad csr-folder 1 "couldn't read /: Is a directory" --csr /
 bad days-0 2 "from 1 to 825" --days 0 localhost
 bad days-826 2 "from 1 to 825" --days 826 localhost
 bad days-text 2 "from 1 to 825" --days ten localhost
@@ -165,6 +170,11 @@ if unshare -m true 2>/dev/null; then
 	like "/cli/bad/read-only-dir-message" "$out" "couldn't write .*Read-only file system"
 	like "/cli/bad/read-only-dir-nothing-left" "$(printf '%s' "$out" | tail -n1)" "^rc=1$"
 fi
+
+# serve names the file and the system error, not only GnuTLS's "Error while reading file."
+out=$(timeout 20 "$GBCA" serve --cert "$TMP/none.pem" --key "$TMP/none-key.pem" --listen 127.0.0.1:18443 --pid-file off 2>&1)
+is "/cli/serve-missing-cert-exit-1" "$?" 1
+like "/cli/serve-missing-cert-message" "$out" "couldn't read $TMP/none.pem: No such file or directory"
 
 # --- the CA's own problems ---
 cp -a "$GBCA_CAROOT" "$TMP/ca-copy"
