@@ -100,6 +100,7 @@ reuse(const char *dir, const struct gbca_ca_options *o, bool key_set)
 	}
 	print_summary(&ca, "Using", " (it exists already; 'gbca init --force' replaces it)");
 	gbca_ca_free(&ca);
+	gbca_hint_trust(dir);
 	return GBCA_EXIT_OK;
 }
 
@@ -213,5 +214,6 @@ gbca_cmd_init(int argc, char **argv)
 	print_summary(&ca, o.import_cert ? "Imported" : "Created", "");
 	rc = GBCA_EXIT_OK;
 	gbca_ca_free(&ca);
+	gbca_hint_trust(dir);
 	return rc;
 }

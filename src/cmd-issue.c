@@ -253,6 +253,7 @@ gbca_cmd_issue(int argc, char **argv)
 	struct gbca_name *names = NULL;
 	gnutls_x509_crq_t csr = NULL;
 	struct gbca_err err;
+	char dir[PATH_MAX];
 	size_t n = 0;
 	int c, rc;
 
@@ -303,6 +304,8 @@ gbca_cmd_issue(int argc, char **argv)
 			return gbca_usage_error("issue", "%s", err.msg);
 	}
 	rc = issue(&o, names, n, csr);
+	if (rc == GBCA_EXIT_OK && gbca_caroot(dir, sizeof(dir), &err))
+		gbca_hint_trust(dir);
 	free(names);
 	if (csr)
 		gnutls_x509_crq_deinit(csr);

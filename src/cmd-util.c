@@ -2,6 +2,7 @@
 #include "config.h"
 #define GBCA_REAL_GETOPT_LONG  /* this file wraps the real one */
 #include <gbca/cmd.h>
+#include <gbca/store.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 gbca_usage_error(const char *cmd, const char *fmt, ...)
@@ -179,4 +181,43 @@ gbca_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 		return false;
 	*out = (unsigned)v;
 	return true;
+}
+
+/* Whether the system bundle holds the root, byte for byte as gbca writes it
+ * (the update tools copy the PEM; a re-encoded copy would only cost a
+ * needless note). A file read and a memmem: issue stays fast. */
+static bool
+bundle_has(const char *bundle, const gnutls_datum_t *pem)
+{
+	const char *body, *end;
+	gnutls_datum_t d = { NULL, 0 };
+	bool found;
+
+	body = memchr(pem->data, '\n', pem->size);
+	end = body ? memmem(body, pem->size - (size_t)(body - (const char *)pem->data), "-----END", 8) : NULL;
+	if (end == NULL || gnutls_load_file(bundle, &d) < 0)
+		return false;
+	found = memmem(d.data, d.size, body, (size_t)(end - body)) != NULL;
+	gnutls_free(d.data);
+	return found;
+}
+
+void
+gbca_hint_trust(const char *caroot)
+{
+	struct gbca_trust_ctx ctx;
+	char bundle[PATH_MAX];
+	bool trusted;
+
+	if (gbca_quiet || !gbca_system_bundle(bundle, sizeof(bundle)) || !gbca_trust_ctx_init(&ctx, caroot, NULL))
+		return;
+	trusted = bundle_has(bundle, &ctx.root_pem);
+	gbca_trust_ctx_free(&ctx);
+	if (trusted)
+		return;
+	if (geteuid() == 0)
+		printf("Note: the system trust store does not trust this CA yet; run: gbca trust\n");
+	else
+		printf("Note: the system trust store does not trust this CA yet; run: sudo GBCA_CAROOT='%s' gbca trust\n",
+		       caroot);
 }

@@ -51,6 +51,28 @@ for cmd in $("$GBCA" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]
 	fi
 done
 
+# --- the note after init and issue while the system store lacks the root ---
+# A re-rooted Debian layout (GBCA_SYSROOT): first a bundle without the root,
+# then one with it, as update-ca-certificates would leave it.
+hint_test() {
+	local S="$TMP/hint-sys" out GBCA_CAROOT="$TMP/hint-ca" GBCA_SYSROOT="$TMP/hint-sys"
+	export GBCA_CAROOT GBCA_SYSROOT
+	mkdir -p "$S/usr/local/share/ca-certificates" "$S/etc/ssl/certs" "$TMP/hint-out"
+	printf 'no certificates\n' > "$S/etc/ssl/certs/ca-certificates.crt"
+	out=$("$GBCA" init 2>/dev/null)
+	like "/cli/trust-note/after-init" "$out" "^Note: the system trust store does not trust this CA yet; run: .*gbca trust"
+	out=$("$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>/dev/null)
+	like "/cli/trust-note/after-issue" "$out" "Note: .*does not trust this CA yet"
+	is "/cli/trust-note/quiet" "$("$GBCA" issue -q --out-dir "$TMP/hint-out" localhost 2>&1)" ""
+	cat "$GBCA_CAROOT/rootCA.pem" >> "$S/etc/ssl/certs/ca-certificates.crt"
+	out=$("$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>&1)
+	ok "/cli/trust-note/none-once-trusted" sh -c '! printf "%s" "$1" | grep -q "Note:"' sh "$out"
+	out=$(GBCA_SYSROOT="$TMP/hint-none" "$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>&1)
+	ok "/cli/trust-note/none-without-a-store" sh -c '! printf "%s" "$1" | grep -q "Note:"' sh "$out"
+	rm -rf "$TMP/hint-out"
+}
+hint_test
+
 # --- CAROOT ---
 is "/cli/caroot-env" "$("$GBCA" caroot)" "$TMP/ca"
 is "/cli/caroot-xdg" "$(env -u GBCA_CAROOT XDG_DATA_HOME=/x/data "$GBCA" caroot)" "/x/data/gbca"

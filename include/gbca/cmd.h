@@ -64,6 +64,12 @@ int gbca_did_you_mean(const char *typed, size_t typed_len, const void *first, si
 /* A whole decimal number in lo..hi (no sign, no spaces, no suffix). */
 bool gbca_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
 
+/* After init and issue, as mkcert does: a line saying how to trust the CA in
+ * caroot when the system bundle (what curl, Python's ssl and most programs
+ * read) does not hold it yet. Nothing when --quiet, when it does, or when
+ * there is no system store. */
+void gbca_hint_trust(const char *caroot);
+
 /* True if argv has -h or --help before any "--". */
 bool gbca_wants_help(int argc, char **argv);
 
