@@ -20,7 +20,9 @@ static const char usage[] =
 	"  gbca env --shell fish | source\n"
 	"The shell defaults to the one in $SHELL. --python adds SSL_CERT_FILE and\n"
 	"REQUESTS_CA_BUNDLE pointing at the system bundle (as 'gbca trust --stores\n"
-	"python' does), for requests, httpx and Google's Python SDK.\n";
+	"python' does), for requests, httpx and Google's Python SDK.\n"
+	"Until 'gbca trust --shells' has made the PEM file, it prints nothing to eval\n"
+	"and exits 1, saying so.\n";
 
 int
 gbca_cmd_env(int argc, char **argv)
@@ -69,8 +71,12 @@ gbca_cmd_env(int argc, char **argv)
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
-	if (stat(pem, &st) < 0)
-		gbca_print_warning("%s does not exist yet; run 'gbca trust --shells' to create it", pem);
+	/* A line naming a file that isn't there makes Node warn at every start;
+	 * print nothing to eval and say what makes the file. */
+	if (stat(pem, &st) < 0) {
+		gbca_print_error("%s does not exist yet; run 'gbca trust --shells' (it makes it), then gbca env again", pem);
+		return GBCA_EXIT_FAIL;
+	}
 	fputs(lines, stdout);
 	fputs(py, stdout);
 	return GBCA_EXIT_OK;
