@@ -233,8 +233,19 @@ run "$GBCA" env --shell tcsh;  is "/cli/env-bad-shell-exit-2" "$RC" 2
 # --- list ---
 n_logged=$(wc -l < "$GBCA_CAROOT/issued.log")
 is "/cli/list-one-row-per-issue" "$("$GBCA" list | tail -n +2 | wc -l)" "$n_logged"
-like "/cli/list-days-left" "$("$GBCA" list)" "SERIAL +EXPIRES +DAYS LEFT +NAMES"
-ok "/cli/list-json" sh -c "'$GBCA' list --json | python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; assert rows and all(0 <= r[\"days_left\"] <= 825 for r in rows)'"
+like "/cli/list-days-left" "$("$GBCA" list)" "SERIAL +EXPIRES +DAYS LEFT +NAMES +FILE"
+like "/cli/list-file-column" "$("$GBCA" list)" " localhost 127\.0\.0\.1 ::1 \*\.localhost +$W/multi/localhost\+3\.pem$"
+# --json: one JSON array; names an array of strings
+ok "/cli/list-json" sh -c "'$GBCA' list --json | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+assert isinstance(rows, list) and len(rows) == $n_logged, len(rows)
+assert all(0 <= r[\"days_left\"] <= 825 for r in rows)
+assert all(isinstance(r[\"names\"], list) and all(isinstance(n, str) for n in r[\"names\"]) for r in rows)
+assert [\"localhost\", \"127.0.0.1\", \"::1\", \"*.localhost\"] in [r[\"names\"] for r in rows]
+assert \"$W/multi/localhost+3.pem\" in [r[\"file\"] for r in rows]
+'"
+is "/cli/list-json-empty" "$(GBCA_CAROOT="$TMP/empty-ca" "$GBCA" list --json)" "[]"
 is "/cli/issue-log-mode" "$(mode "$GBCA_CAROOT/issued.log")" 600
 
 # --- concurrency: issuers take turns on the lock, the log gets every line once ---
