@@ -54,4 +54,85 @@ like "/options/typo-near-miss" "$("$GBCA" issue --dyas 3 2>&1)" "unknown option 
 like "/options/no-value-for-flag" "$("$GBCA" init --force=yes 2>&1)" "option --force takes no value"
 like "/options/full-with-value-still-works" "$("$GBCA" issue --days=ten 2>&1)" "from 1 to 825"
 
+# --- the same options in --help, the man page and the completions ---
+D="$srcdir/docs"
+# man_synopsis CMD: options in the SYNOPSIS entries (between .br) for gbca CMD.
+man_synopsis() {
+	awk -v cmd="$1" '
+		/^\.SH / { syn = ($2 == "SYNOPSIS"); next }
+		!syn { next }
+		/^\.br/ { mine = 0; next }
+		/^\.B gbca / { mine = ($3 == cmd) }
+		mine { print }' "$D/gbca.1" | man_opts
+}
+# man_items CMD: the options that head a .TP (or .TQ) item in the section
+# .SS gbca CMD; man_section CMD: all of that section's text.
+man_items() {
+	awk -v cmd="$1" '
+		/^\.S[HS] / { sec = ($1 == ".SS" && $2 == "gbca" && $3 == cmd); next }
+		sec && /^\.T[PQ]/ { item = 1; next }
+		item { print; item = 0 }' "$D/gbca.1" | man_opts
+}
+man_section() {
+	awk -v cmd="$1" '
+		/^\.S[HS] / { sec = ($1 == ".SS" && $2 == "gbca" && $3 == cmd); next }
+		sec { print }' "$D/gbca.1" | man_opts
+}
+man_opts() { sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z0-9-]*' | grep -vx -- --help | sort -u; }
+bash_opts() {
+	bash --norc -c 'source "$1"; COMP_WORDS=(gbca "$2" --); COMP_CWORD=2; _gbca; printf "%s\n" "${COMPREPLY[@]}"' \
+		sh "$D/completions/gbca.bash" "$1" | grep -E -- '^--[a-z]' | grep -vx -- --help | sort -u
+}
+zsh_opts() {
+	grep -E "^$1\) " "$D/completions/_gbca" | grep -oE -- "'[*]?--[a-z][a-z0-9-]*" | tr -d "'*" |
+		grep -vx -- --help | sort -u
+}
+fish_opts() {
+	fish --no-config -c 'source $argv[1]; complete -C "gbca $argv[2] --"' "$D/completions/gbca.fish" "$1" |
+		cut -f1 | grep -E -- '^--[a-z]' | grep -vx -- --help | sort -u
+}
+# same NAME WANT GOT: passes when the two sorted lists are equal; else says
+# which options are missing from where.
+same() {
+	if [ "$2" = "$3" ]; then
+		_tap_result 0 "$1"
+	else
+		_tap_result 1 "$1"
+		printf '# only in --help: %s\n' "$(comm -23 <(printf '%s\n' "$2") <(printf '%s\n' "$3") | tr '\n' ' ')"
+		printf '# only in the other: %s\n' "$(comm -13 <(printf '%s\n' "$2") <(printf '%s\n' "$3") | tr '\n' ' ')"
+	fi
+}
+have_fish=true
+command -v fish >/dev/null 2>&1 || have_fish=false
+[ "$have_fish" = true ] || [ -z "${CI:-}" ] || { echo "Bail out! fish is missing in CI"; exit 1; }
+for cmd in $(commands); do
+	[ "$cmd" = help ] && continue   # its argument is a command, not an option
+	want=$(help_opts "$cmd")
+	same "/options/man-synopsis/$cmd" "$want" "$(man_synopsis "$cmd")"
+	# described in the command's section, in an item or in its prose
+	same "/options/man-described/$cmd" "$want" "$(comm -12 <(printf '%s\n' "$want") <(man_section "$cmd"))"
+	# and the man page gives no option that --help does not
+	same "/options/man-no-other/$cmd" "$want" "$( (printf '%s\n' "$want"; man_synopsis "$cmd"; man_items "$cmd") | grep . | sort -u)"
+	same "/options/bash/$cmd" "$want" "$(bash_opts "$cmd")"
+	same "/options/zsh/$cmd" "$want" "$(zsh_opts "$cmd")"
+	[ "$have_fish" = true ] && same "/options/fish/$cmd" "$want" "$(fish_opts "$cmd")"
+done
+
+# --- completions of option values that are files ---
+mkdir -p "$TMP/files" && touch "$TMP/files/a-cert.pem"
+bash_complete() { # words...: what bash completes for the last (empty) word
+	(cd "$TMP/files" && bash --norc -c 'source "$1"; shift; COMP_WORDS=("$@" ""); COMP_CWORD=$#; _gbca; printf "%s\n" "${COMPREPLY[@]}"' \
+		sh "$D/completions/gbca.bash" "$@")
+}
+is "/options/bash/serve-key-is-a-file" "$(bash_complete gbca serve --key)" "a-cert.pem"
+like "/options/bash/init-key-is-a-type" "$(bash_complete gbca init --key | tr '\n' ' ')" "^ecdsa p384 rsa "
+is "/options/bash/init-import-cert-file" "$(bash_complete gbca init --import)" "a-cert.pem"
+is "/options/bash/init-import-key-file" "$(bash_complete gbca init --import a-cert.pem)" "a-cert.pem"
+like "/options/zsh/init-import-two-files" "$(grep '^init)' "$D/completions/_gbca")" "'--import[^']*:_files:[^']*:_files'"
+if [ "$have_fish" = true ]; then
+	fish_complete() { (cd "$TMP/files" && fish --no-config -c 'source $argv[1]; complete -C "$argv[2]"' "$D/completions/gbca.fish" "$1" | cut -f1); }
+	is "/options/fish/serve-key-is-a-file" "$(fish_complete 'gbca serve --key ')" "a-cert.pem"
+	is "/options/fish/init-import-key-file" "$(fish_complete 'gbca init --import a-cert.pem ')" "a-cert.pem"
+fi
+
 done_testing
