@@ -9,7 +9,6 @@
 #include <string.h>
 
 static int cmd_help(int argc, char **argv);
-static int unknown(const char *arg);
 static int cmd_version(int argc, char **argv);
 
 static const struct {
@@ -56,39 +55,6 @@ print_usage(FILE *out)
 	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca.\n");
 }
 
-static int
-cmd_version(int argc, char **argv)
-{
-	if (gbca_wants_help(argc, argv)) {
-		printf("usage: gbca version\n\nPrints gbca's version.\n");
-		return GBCA_EXIT_OK;
-	}
-	if (argc > 1)
-		return gbca_usage_error("version", "unexpected argument \"%s\"", argv[1]);
-	printf("gbca %s\n", PACKAGE_VERSION);
-	return GBCA_EXIT_OK;
-}
-
-static int
-cmd_help(int argc, char **argv)
-{
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		printf("usage: gbca help [COMMAND]\n\nShows the list of commands, or one command's help.\n");
-		return GBCA_EXIT_OK;
-	}
-	if (argc > 1) {
-		for (size_t i = 0; i < N_COMMANDS; i++) {
-			if (strcmp(argv[1], commands[i].name) == 0) {
-				char *sub[] = { argv[1], (char *)"--help", NULL };
-				return commands[i].run(2, sub);
-			}
-		}
-		return unknown(argv[1]);
-	}
-	print_usage(stdout);
-	return GBCA_EXIT_OK;
-}
-
 /* mkcert's flags, for people coming from it: each points at gbca's way. */
 static const struct {
 	const char *flag;
@@ -128,6 +94,39 @@ unknown(const char *arg)
 	if (gbca_did_you_mean(arg, strlen(arg), commands, N_COMMANDS, sizeof(commands[0]), "", hint, sizeof(hint)))
 		return gbca_usage_error(NULL, "unknown command \"%s\" (did you mean %s?)", arg, hint);
 	return gbca_usage_error(NULL, "unknown command \"%s\"", arg);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	if (gbca_wants_help(argc, argv)) {
+		printf("usage: gbca version\n\nPrints gbca's version.\n");
+		return GBCA_EXIT_OK;
+	}
+	if (argc > 1)
+		return gbca_usage_error("version", "unexpected argument \"%s\"", argv[1]);
+	printf("gbca %s\n", PACKAGE_VERSION);
+	return GBCA_EXIT_OK;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("usage: gbca help [COMMAND]\n\nShows the list of commands, or one command's help.\n");
+		return GBCA_EXIT_OK;
+	}
+	if (argc > 1) {
+		for (size_t i = 0; i < N_COMMANDS; i++) {
+			if (strcmp(argv[1], commands[i].name) == 0) {
+				char *sub[] = { argv[1], (char *)"--help", NULL };
+				return commands[i].run(2, sub);
+			}
+		}
+		return unknown(argv[1]);
+	}
+	print_usage(stdout);
+	return GBCA_EXIT_OK;
 }
 
 int
