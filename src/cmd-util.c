@@ -123,8 +123,8 @@ gbca_getopt_long(int argc, char *const *argv, const char *shortopts,
 	return '?';
 }
 
-int
-gbca_bad_option(const char *cmd, char **argv, int opt)
+bool
+gbca_option_error(char **argv, int opt, struct gbca_err *err)
 {
 	const char *arg = abbreviated ? abbreviated : argv[optind - 1];
 	char hint[512];
@@ -132,11 +132,11 @@ gbca_bad_option(const char *cmd, char **argv, int opt)
 	int meant;
 
 	if (opt == ':')
-		return gbca_usage_error(cmd, "option %s needs a value", arg);
+		return gbca_fail(err, "option %s needs a value", arg);
 	if (strncmp(arg, "--", 2) != 0 || last_longopts == NULL) {
 		if (optopt)
-			return gbca_usage_error(cmd, "unknown option -%c", optopt);
-		return gbca_usage_error(cmd, "unknown option %s", arg);
+			return gbca_fail(err, "unknown option -%c", optopt);
+		return gbca_fail(err, "unknown option %s", arg);
 	}
 	len = strcspn(arg, "=");
 	while (last_longopts[n].name)
@@ -144,14 +144,22 @@ gbca_bad_option(const char *cmd, char **argv, int opt)
 	for (size_t i = 0; i < n; i++)
 		if (arg[len] == '=' && strlen(last_longopts[i].name) == len - 2 &&
 		    strncmp(arg + 2, last_longopts[i].name, len - 2) == 0 && last_longopts[i].has_arg == no_argument)
-			return gbca_usage_error(cmd, "option %.*s takes no value", (int)len, arg);
+			return gbca_fail(err, "option %.*s takes no value", (int)len, arg);
 	meant = gbca_did_you_mean(arg + 2, len - 2, last_longopts, n, sizeof(*last_longopts), "--", hint, sizeof(hint));
 	if (meant == GBCA_MEANT_PREFIX)
-		return gbca_usage_error(cmd, "unknown option %.*s (options are not abbreviated: did you mean %s?)",
-		                        (int)len, arg, hint);
+		return gbca_fail(err, "unknown option %.*s (options are not abbreviated: did you mean %s?)", (int)len, arg, hint);
 	if (meant == GBCA_MEANT_NEAR)
-		return gbca_usage_error(cmd, "unknown option %.*s (did you mean %s?)", (int)len, arg, hint);
-	return gbca_usage_error(cmd, "unknown option %.*s", (int)len, arg);
+		return gbca_fail(err, "unknown option %.*s (did you mean %s?)", (int)len, arg, hint);
+	return gbca_fail(err, "unknown option %.*s", (int)len, arg);
+}
+
+int
+gbca_bad_option(const char *cmd, char **argv, int opt)
+{
+	struct gbca_err err;
+
+	gbca_option_error(argv, opt, &err);
+	return gbca_usage_error(cmd, "%s", err.msg);
 }
 
 bool

@@ -2,6 +2,7 @@
 #ifndef GBCA_CMD_H
 #define GBCA_CMD_H
 
+#include <gbca/err.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ int gbca_usage_error(const char *cmd, const char *fmt, ...)
 /* Reports the option getopt_long just rejected, with the options it may have
  * meant ("did you mean --no-constraints?"). */
 int gbca_bad_option(const char *cmd, char **argv, int optopt_value);
+/* The same message in err, for option parsers outside a command; false. */
+bool gbca_option_error(char **argv, int optopt_value, struct gbca_err *err);
 
 /* getopt_long that takes a long option only when typed in full: glibc's would
  * take "--n" for "--no-constraints" or "--in" for "--insecure-whatever", so a
