@@ -11,6 +11,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Before 'gbca trust --shells' has made it, there is no PEM file to name: a
+ * line naming a missing file makes Node warn at every start, so print
+ * nothing to eval and say what makes the file. */
+static const char usage_before_trust[] =
+	"Until 'gbca trust --shells' has made the PEM file, it prints nothing to eval\n"
+	"and exits 1, saying so.\n";
+
+static int
+missing_pem(const char *pem)
+{
+	gbca_print_error("%s does not exist yet; run 'gbca trust --shells' (it makes it), then gbca env again", pem);
+	return GBCA_EXIT_FAIL;
+}
+
 static const char usage[] =
 	"usage: gbca env [--shell bash|zsh|fish] [--python]\n"
 	"\n"
@@ -20,9 +34,7 @@ static const char usage[] =
 	"  gbca env --shell fish | source\n"
 	"The shell defaults to the one in $SHELL. --python adds SSL_CERT_FILE and\n"
 	"REQUESTS_CA_BUNDLE pointing at the system bundle (as 'gbca trust --stores\n"
-	"python' does), for requests, httpx and Google's Python SDK.\n"
-	"Until 'gbca trust --shells' has made the PEM file, it prints nothing to eval\n"
-	"and exits 1, saying so.\n";
+	"python' does), for requests, httpx and Google's Python SDK.\n";
 
 int
 gbca_cmd_env(int argc, char **argv)
@@ -54,6 +66,7 @@ gbca_cmd_env(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			fputs(usage_before_trust, stdout);
 			return GBCA_EXIT_OK;
 		default:
 			return gbca_bad_option("env", argv, c);
@@ -71,12 +84,8 @@ gbca_cmd_env(int argc, char **argv)
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
-	/* A line naming a file that isn't there makes Node warn at every start;
-	 * print nothing to eval and say what makes the file. */
-	if (stat(pem, &st) < 0) {
-		gbca_print_error("%s does not exist yet; run 'gbca trust --shells' (it makes it), then gbca env again", pem);
-		return GBCA_EXIT_FAIL;
-	}
+	if (stat(pem, &st) < 0)
+		return missing_pem(pem);
 	fputs(lines, stdout);
 	fputs(py, stdout);
 	return GBCA_EXIT_OK;

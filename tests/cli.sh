@@ -213,7 +213,7 @@ like "/cli/ca/missing-key-message" "$ERR" "no rootCA-key.pem"
 rm -rf "$GBCA_CAROOT"; mv "$TMP/ca-copy" "$GBCA_CAROOT"
 is "/cli/ca/no-stray-files" "$(ls -A "$TMP" | grep -c '\.pem')" 0
 
-# --- env ---
+# --- env before trust --shells has made node-ca.pem, and a relative CAROOT ---
 # Before trust --shells has made node-ca.pem: nothing to eval, exit 1, the fix.
 run "$GBCA" env --shell bash;  is "/cli/env-before-trust-exit-1" "$RC" 1
 like "/cli/env-before-trust-message" "$ERR" "node-ca.pem does not exist yet; run 'gbca trust --shells'"
@@ -224,6 +224,8 @@ like "/cli/relative-caroot-rc-absolute" "$(cat "$HOME/.bashrc")" "^export NODE_E
 is "/cli/relative-caroot-env-absolute" "$(cd "$TMP" && GBCA_CAROOT=./ca "$GBCA" env --shell bash | grep NODE_EXTRA_CA_CERTS)" \
 	"export NODE_EXTRA_CA_CERTS='$TMP/ca/node-ca.pem'"
 is "/cli/relative-caroot-caroot" "$(cd "$TMP" && GBCA_CAROOT=ca "$GBCA" caroot)" "$TMP/ca"
+
+# --- env ---
 is "/cli/env-bash" "$("$GBCA" env --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"
 is "/cli/env-fish" "$("$GBCA" env --shell fish 2>/dev/null)" "set -gx NODE_EXTRA_CA_CERTS '$GBCA_CAROOT/node-ca.pem'"
 is "/cli/env-eval" "$(eval "$("$GBCA" env 2>/dev/null)"; printf %s "$NODE_EXTRA_CA_CERTS")" "$GBCA_CAROOT/node-ca.pem"
