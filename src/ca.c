@@ -103,7 +103,10 @@ import_cert_file(const char *path, gnutls_x509_crt_t *out, struct gbca_err *err)
 
 	if (!load_datum(path, &d, err))
 		return false;
-	gnutls_x509_crt_init(&crt);
+	if ((ret = gnutls_x509_crt_init(&crt)) < 0) {
+		gnutls_free(d.data);
+		return gbca_fail(err, "couldn't read %s: %s", path, gnutls_strerror(ret));
+	}
 	ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM);
 	if (ret < 0)
 		ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
@@ -126,7 +129,11 @@ import_key_file(const char *path, gnutls_x509_privkey_t *out, struct gbca_err *e
 
 	if (!load_datum(path, &d, err))
 		return false;
-	gnutls_x509_privkey_init(&key);
+	if ((ret = gnutls_x509_privkey_init(&key)) < 0) {
+		gnutls_memset(d.data, 0, d.size);
+		gnutls_free(d.data);
+		return gbca_fail(err, "couldn't read %s: %s", path, gnutls_strerror(ret));
+	}
 	ret = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
 	if (ret < 0)
 		ret = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
@@ -481,8 +488,10 @@ static bool
 import_root(const struct gbca_ca_options *o, gnutls_x509_crt_t *crt_out, gnutls_x509_privkey_t *key_out,
             struct gbca_err *err)
 {
-	gnutls_x509_crt_t crt;
-	gnutls_x509_privkey_t key;
+	/* NULL, not unset: gbca_fail's "always false" is in another file, so
+	 * clang's analyzer would follow a "true" from it into an unset handle. */
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_x509_privkey_t key = NULL;
 
 	if (!import_cert_file(o->import_cert, &crt, err))
 		return false;

@@ -11,6 +11,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Before 'gbca trust --shells' has made it, there is no PEM file to name: a
+ * line naming a missing file makes Node warn at every start, so print
+ * nothing to eval and say what makes the file. */
+static const char usage_before_trust[] =
+	"Until 'gbca trust --shells' has made the PEM file, it prints nothing to eval\n"
+	"and exits 1, saying so.\n";
+
+static int
+missing_pem(const char *pem)
+{
+	gbca_print_error("%s does not exist yet; run 'gbca trust --shells' (it makes it), then gbca env again", pem);
+	return GBCA_EXIT_FAIL;
+}
+
 static const char usage[] =
 	"usage: gbca env [--shell bash|zsh|fish] [--no-python]\n"
 	"\n"
@@ -56,6 +70,7 @@ gbca_cmd_env(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			fputs(usage_before_trust, stdout);
 			return GBCA_EXIT_OK;
 		default:
 			return gbca_bad_option("env", argv, c);
@@ -81,7 +96,7 @@ gbca_cmd_env(int argc, char **argv)
 		py[0] = '\0';
 	}
 	if (stat(pem, &st) < 0)
-		gbca_print_warning("%s does not exist yet; run 'gbca trust --shells' to create it", pem);
+		return missing_pem(pem);
 	fputs(lines, stdout);
 	fputs(py, stdout);
 	return GBCA_EXIT_OK;

@@ -32,10 +32,14 @@ static const char usage[] =
 	"  --force            replace an existing CA; the old one is kept in\n"
 	"                     CAROOT/backup-<time>/\n"
 	"  -q, --quiet        print nothing on success\n"
-	"  -h, --help         show this help\n";
+	"  -h, --help         show this help\n"
+	"\n"
+	"Without --force, an existing CA is kept and used (exit 0), so 'gbca init &&\n"
+	"gbca issue' works every time; --key, --permit, --no-constraints or --import\n"
+	"with a CA present is an error, as they would describe another root.\n";
 
 static void
-print_summary(const struct gbca_ca *ca, const char *what)
+print_summary(const struct gbca_ca *ca, const char *what, const char *after)
 {
 	unsigned char fp[32];
 	size_t fp_len = sizeof(fp);
@@ -43,7 +47,7 @@ print_summary(const struct gbca_ca *ca, const char *what)
 
 	if (gbca_quiet)
 		return;
-	printf("%s the local CA in %s\n", what, ca->dir);
+	printf("%s the local CA in %s%s\n", what, ca->dir, after);
 	if (gnutls_x509_crt_get_fingerprint(ca->crt, GNUTLS_DIG_SHA256, fp, &fp_len) >= 0) {
 		printf("  SHA-256 fingerprint: ");
 		for (size_t i = 0; i < fp_len; i++)
@@ -60,6 +64,44 @@ print_summary(const struct gbca_ca *ca, const char *what)
 		printf("\n");
 	}
 	printf("next: 'gbca issue' makes a certificate for generativelanguage.googleapis.com\n");
+}
+
+static bool
+ca_present(const char *dir)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+	struct stat st;
+
+	if (!gbca_path_join(cert, sizeof(cert), dir, GBCA_CA_CERT_FILE, NULL) ||
+	    !gbca_path_join(key, sizeof(key), dir, GBCA_CA_KEY_FILE, NULL))
+		return false;
+	return lstat(cert, &st) == 0 || lstat(key, &st) == 0;
+}
+
+/* mkcert's behaviour: a second init uses the CA it finds, so scripts can run
+ * `gbca init && gbca issue` without testing for one first. Options that
+ * describe a root (key type, constraints, import) would silently not apply,
+ * so they still need --force. */
+static int
+reuse(const char *dir, const struct gbca_ca_options *o, bool key_set)
+{
+	struct gbca_ca ca;
+	struct gbca_err err;
+
+	if (o->import_cert || key_set || o->n_permit || !o->constrained) {
+		gbca_print_error("a CA already exists in %s; --key, --permit, --no-constraints and --import "
+		                 "make a new one, so add --force to replace it (the old one is kept in a backup folder), "
+		                 "or run 'gbca init' alone to keep using it", dir);
+		return GBCA_EXIT_FAIL;
+	}
+	if (!gbca_ca_load(dir, true, &ca, &err)) {
+		gbca_print_error("%s", err.msg);
+		return GBCA_EXIT_FAIL;
+	}
+	print_summary(&ca, "Using", " (it exists already; 'gbca init --force' replaces it)");
+	gbca_ca_free(&ca);
+	gbca_hint_trust(dir);
+	return GBCA_EXIT_OK;
 }
 
 static void
@@ -154,6 +196,11 @@ gbca_cmd_init(int argc, char **argv)
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
+	if (!o.force && ca_present(dir)) {
+		rc = reuse(dir, &o, key_set);
+		gbca_ca_unlock(lock_fd);
+		return rc;
+	}
 	if (!gbca_ca_create(dir, &o, &ca, backup, sizeof(backup), &err)) {
 		gbca_print_error("%s", err.msg);
 		gbca_ca_unlock(lock_fd);
@@ -164,8 +211,9 @@ gbca_cmd_init(int argc, char **argv)
 		gbca_print_note("the previous CA was kept in %s", backup);
 	if (!ca.constrained)
 		warn_unconstrained();
-	print_summary(&ca, o.import_cert ? "Imported" : "Created");
+	print_summary(&ca, o.import_cert ? "Imported" : "Created", "");
 	rc = GBCA_EXIT_OK;
 	gbca_ca_free(&ca);
+	gbca_hint_trust(dir);
 	return rc;
 }

@@ -67,6 +67,35 @@ output_path(char *buf, size_t len, const struct issue_opts *o, const char *given
 	return gbca_path_join(buf, len, o->out_dir ? o->out_dir : ".", name, err);
 }
 
+/* The directory entry a path names, with its folder resolved: "c.pem",
+ * "./c.pem" and "sub/../c.pem" are one entry. Files are renamed into place,
+ * so a symlink at the last component is replaced, not followed: two paths
+ * clash exactly when their folders and last names are the same. */
+static void
+entry_of(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX], real[PATH_MAX];
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (realpath(dir, real) == NULL)
+		snprintf(real, sizeof(real), "%s", dir);
+	snprintf(buf, len, "%s/%s", real, slash ? slash + 1 : path);
+}
+
+static bool
+same_entry(const char *a, const char *b)
+{
+	char ea[2 * PATH_MAX + 2], eb[2 * PATH_MAX + 2];
+
+	entry_of(a, ea, sizeof(ea));
+	entry_of(b, eb, sizeof(eb));
+	return strcmp(ea, eb) == 0;
+}
+
 static void
 print_result(const struct gbca_name *names, size_t n, const struct gbca_leaf *leaf,
              const char *cert, const char *key, const char *p12)
@@ -126,6 +155,11 @@ issue(const struct issue_opts *o, struct gbca_name *names, size_t n, gnutls_x509
 	    !output_path(p12_path, sizeof(p12_path), o, o->p12_file, stem, ".p12", &err)) {
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
+	}
+	/* Otherwise the second rename leaves only the key in the file. */
+	if (!o->pkcs12 && !csr && same_entry(cert_path, key_path)) {
+		return gbca_usage_error("issue", "the certificate (%s) and the key (%s) would be the same file; "
+		                        "give --cert-file and --key-file different names", cert_path, key_path);
 	}
 	if (!gbca_caroot(dir, sizeof(dir), &err)) {
 		gbca_print_error("%s", err.msg);
@@ -219,6 +253,7 @@ gbca_cmd_issue(int argc, char **argv)
 	struct gbca_name *names = NULL;
 	gnutls_x509_crq_t csr = NULL;
 	struct gbca_err err;
+	char dir[PATH_MAX];
 	size_t n = 0;
 	int c, rc;
 
@@ -269,6 +304,8 @@ gbca_cmd_issue(int argc, char **argv)
 			return gbca_usage_error("issue", "%s", err.msg);
 	}
 	rc = issue(&o, names, n, csr);
+	if (rc == GBCA_EXIT_OK && gbca_caroot(dir, sizeof(dir), &err))
+		gbca_hint_trust(dir);
 	free(names);
 	if (csr)
 		gnutls_x509_crq_deinit(csr);

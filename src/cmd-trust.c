@@ -62,6 +62,10 @@ parse_stores(const char *list, struct selection *sel, struct gbca_err *err)
 {
 	char buf[256], *save = NULL, *tok;
 
+	/* getopt gives --stores a value, and GBCA_TRUST_STORES is checked
+	 * before; saying so here lets the analyzer see it too. */
+	if (list == NULL)
+		return gbca_fail(err, "--stores needs a list of stores");
 	if (strlen(list) >= sizeof(buf))
 		return gbca_fail(err, "store list too long");
 	strcpy(buf, list);

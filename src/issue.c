@@ -1,6 +1,7 @@
 /* Leaf certificates: building and signing, CSR intake, PKCS#12 export. */
 #include "config.h"
 #include <gbca/issue.h>
+#include <gbca/path.h>
 #include <gbca/key.h>
 #include <gbca/ledger.h>
 #include <gbca/save.h>
@@ -182,6 +183,8 @@ gbca_csr_load(const char *path, gnutls_x509_crq_t *csr_out, struct gbca_name **n
 	char buf[GBCA_NAME_MAX + 1], text[GBCA_NAME_MAX + 1];
 	int ret;
 
+	if (!gbca_path_readable(path, err))
+		return gbca_fail_prefix(err, "--csr");
 	ret = gnutls_load_file(path, &d);
 	if (ret < 0)
 		return gbca_fail(err, "couldn't read the CSR %s: %s", path, gnutls_strerror(ret));

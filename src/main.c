@@ -55,6 +55,47 @@ print_usage(FILE *out)
 	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca.\n");
 }
 
+/* mkcert's flags, for people coming from it: each points at gbca's way. */
+static const struct {
+	const char *flag;
+	const char *instead;
+} mkcert_flags[] = {
+	{ "install", "gbca trust (sudo gbca trust for the system store)" },
+	{ "uninstall", "gbca untrust (gbca uninstall undoes everything gbca did)" },
+	{ "CAROOT", "gbca caroot" },
+	{ "cert-file", "gbca issue --cert-file FILE NAME..." },
+	{ "key-file", "gbca issue --key-file FILE NAME..." },
+	{ "p12-file", "gbca issue --p12-file FILE NAME..." },
+	{ "pkcs12", "gbca issue --pkcs12 NAME..." },
+	{ "client", "gbca issue --client NAME..." },
+	{ "ecdsa", "gbca issue NAME... (ECDSA is the default; --key rsa for RSA)" },
+	{ "csr", "gbca issue --csr FILE" },
+	{ "help", "gbca --help" },
+	{ "version", "gbca version" },
+};
+
+static int
+unknown(const char *arg)
+{
+	const char *flag = arg + strspn(arg, "-");
+	char hint[256];
+
+	for (size_t i = 0; i < sizeof(mkcert_flags) / sizeof(mkcert_flags[0]); i++) {
+		if (strcmp(flag, mkcert_flags[i].flag) != 0)
+			continue;
+		if (arg[0] == '-')
+			return gbca_usage_error(NULL, "%s is mkcert's; with gbca: %s", arg, mkcert_flags[i].instead);
+		/* "gbca install" is near "uninstall": never suggest the opposite */
+		return gbca_usage_error(NULL, "unknown command \"%s\"; as mkcert -%s does: %s", arg, flag,
+		                        mkcert_flags[i].instead);
+	}
+	if (arg[0] == '-')
+		return gbca_usage_error(NULL, "unknown option %s (options go after the command)", arg);
+	if (gbca_did_you_mean(arg, strlen(arg), commands, N_COMMANDS, sizeof(commands[0]), "", hint, sizeof(hint)))
+		return gbca_usage_error(NULL, "unknown command \"%s\" (did you mean %s?)", arg, hint);
+	return gbca_usage_error(NULL, "unknown command \"%s\"", arg);
+}
+
 static int
 cmd_version(int argc, char **argv)
 {
@@ -82,7 +123,7 @@ cmd_help(int argc, char **argv)
 				return commands[i].run(2, sub);
 			}
 		}
-		return gbca_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+		return unknown(argv[1]);
 	}
 	print_usage(stdout);
 	return GBCA_EXIT_OK;
@@ -102,7 +143,5 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
-	if (argv[1][0] == '-')
-		return gbca_usage_error(NULL, "unknown option %s (options go after the command)", argv[1]);
-	return gbca_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+	return unknown(argv[1]);
 }

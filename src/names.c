@@ -110,10 +110,13 @@ dns_normalise(const char *in, char *out, size_t outlen, struct gbca_err *err)
 	return true;
 }
 
+/* The buffers that dns_normalise fills start zeroed: gbca_name_check_dns
+ * walks them by strlen, which clang's analyzer cannot tie to the bytes
+ * written, so it saw reads past the terminator that cannot happen. */
 static bool
 parse_dns(const char *in, struct gbca_name *out, struct gbca_err *err)
 {
-	char buf[1024];
+	char buf[1024] = { 0 };
 	const char *base;
 
 	/* IDNA mapping would drop the '*', so map only what follows "*.". */
@@ -200,7 +203,7 @@ static bool
 parse_email(const char *in, struct gbca_name *out, struct gbca_err *err)
 {
 	const char *at = strchr(in, '@');
-	char domain[1024];
+	char domain[1024] = { 0 };  /* zeroed for the analyzer, as in parse_dns */
 	size_t ll = (size_t)(at - in);
 
 	if (strchr(at + 1, '@'))
@@ -274,9 +277,31 @@ looks_numeric(const char *s)
 	return true;
 }
 
+/* The ":PORT" at the end of "host:PORT", "1.2.3.4:PORT" or "[::1]:PORT"
+ * (people paste URLs' authorities), or NULL. A bare IPv6 address has two
+ * colons or more, so one colon before digits is a port. */
+static const char *
+port_suffix(const char *in)
+{
+	const char *colon;
+
+	if (in[0] == '[') {
+		const char *close = strchr(in, ']');
+		colon = close ? close + 1 : NULL;
+		if (colon == NULL || *colon != ':')
+			return NULL;
+	} else {
+		colon = strchr(in, ':');
+		if (colon == NULL || strchr(colon + 1, ':') != NULL)
+			return NULL;
+	}
+	return all_digits(colon + 1, strlen(colon + 1)) && strlen(colon + 1) <= 5 ? colon : NULL;
+}
+
 bool
 gbca_name_parse(const char *in, struct gbca_name *out, struct gbca_err *err)
 {
+	const char *port;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
@@ -296,6 +321,9 @@ gbca_name_parse(const char *in, struct gbca_name *out, struct gbca_err *err)
 		return parse_uri(in, out, err);
 	if (strchr(in, '@'))
 		return parse_email(in, out, err);
+	if ((port = port_suffix(in)) != NULL)
+		return gbca_fail(err, "\"%s\" is not a host name or IP address; a certificate names hosts, not ports: drop \"%s\"",
+		                 in, port);
 	if (strchr(in, ':') || in[0] == '[' || looks_numeric(in))
 		return parse_ip(in, out, err);
 	for (size_t i = 0; i < n; i++)

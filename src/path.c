@@ -3,6 +3,7 @@
 #include <gbca/path.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -45,7 +46,14 @@ gbca_caroot(char *buf, size_t len, struct gbca_err *err)
 	int n;
 
 	if (v != NULL && v[0] != '\0') {
-		n = snprintf(buf, len, "%s", v);
+		char cwd[PATH_MAX];
+		/* Relative to where gbca runs now, so what goes into rc files,
+		 * units and env lines must be absolute to mean the same later. */
+		if (v[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+			return gbca_fail(err, "GBCA_CAROOT=%s is relative and the current folder is unknown (%s); set it to an absolute path",
+			                 v, strerror(errno));
+		n = v[0] == '/' ? snprintf(buf, len, "%s", v)
+		                : snprintf(buf, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, strncmp(v, "./", 2) == 0 ? v + 2 : v);
 		if (n < 0 || (size_t)n >= len)
 			return gbca_fail(err, "GBCA_CAROOT is too long");
 		return true;
@@ -113,4 +121,21 @@ gbca_user_at_host(char *buf, size_t len)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	snprintf(buf, len, "%s@%s", user, host);
+}
+
+bool
+gbca_path_readable(const char *path, struct gbca_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int e = errno;
+
+	if (fd < 0)
+		return gbca_fail(err, "couldn't read %s: %s", path, strerror(e));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return gbca_fail(err, "couldn't read %s: %s", path, strerror(EISDIR));
+	}
+	close(fd);
+	return true;
 }

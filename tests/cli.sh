@@ -25,6 +25,17 @@ run "$GBCA" help init;         is "/cli/help-command" "$RC" 0
 run "$GBCA";                   is "/cli/no-command-exit-2" "$RC" 2
 run "$GBCA" frobnicate;        is "/cli/unknown-command-exit-2" "$RC" 2
 like "/cli/unknown-command-message" "$ERR" 'unknown command "frobnicate"'
+run "$GBCA" isue;              is "/cli/did-you-mean-exit-2" "$RC" 2
+like "/cli/did-you-mean-issue" "$ERR" 'unknown command "isue" \(did you mean issue\?\)'
+run "$GBCA" help isue;         like "/cli/help-did-you-mean" "$ERR" 'did you mean issue\?'
+run "$GBCA" install;           like "/cli/install-not-uninstall" "$ERR" 'unknown command "install"; .*gbca trust'
+# mkcert's flags point at gbca's way, and do nothing
+for f in "-install:gbca trust" "-uninstall:gbca untrust" "-CAROOT:gbca caroot" "-cert-file:gbca issue --cert-file" \
+         "-key-file:gbca issue --key-file" "-pkcs12:gbca issue --pkcs12" "-client:gbca issue --client" "-csr:gbca issue --csr"; do
+	run "$GBCA" "${f%%:*}" x
+	is "/cli/mkcert-flag/${f%%:*}-exit-2" "$RC" 2
+	like "/cli/mkcert-flag/${f%%:*}-points-at" "$ERR" "${f%%:*} is mkcert's; with gbca: ${f#*:}"
+done
 run "$GBCA" init --bogus;      is "/cli/unknown-option-exit-2" "$RC" 2
 like "/cli/unknown-option-message" "$ERR" "unknown option --bogus"
 run "$GBCA" issue --days;      is "/cli/missing-value-exit-2" "$RC" 2
@@ -39,6 +50,28 @@ for cmd in $("$GBCA" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]
 		_tap_result 1 "/cli/help/$cmd"; printf '# rc=%s %s\n' "$rc" "$(printf '%s' "$out" | head -n 2)"
 	fi
 done
+
+# --- the note after init and issue while the system store lacks the root ---
+# A re-rooted Debian layout (GBCA_SYSROOT): first a bundle without the root,
+# then one with it, as update-ca-certificates would leave it.
+hint_test() {
+	local S="$TMP/hint-sys" out GBCA_CAROOT="$TMP/hint-ca" GBCA_SYSROOT="$TMP/hint-sys"
+	export GBCA_CAROOT GBCA_SYSROOT
+	mkdir -p "$S/usr/local/share/ca-certificates" "$S/etc/ssl/certs" "$TMP/hint-out"
+	printf 'no certificates\n' > "$S/etc/ssl/certs/ca-certificates.crt"
+	out=$("$GBCA" init 2>/dev/null)
+	like "/cli/trust-note/after-init" "$out" "^Note: the system trust store does not trust this CA yet; run: .*gbca trust"
+	out=$("$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>/dev/null)
+	like "/cli/trust-note/after-issue" "$out" "Note: .*does not trust this CA yet"
+	is "/cli/trust-note/quiet" "$("$GBCA" issue -q --out-dir "$TMP/hint-out" localhost 2>&1)" ""
+	cat "$GBCA_CAROOT/rootCA.pem" >> "$S/etc/ssl/certs/ca-certificates.crt"
+	out=$("$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>&1)
+	ok "/cli/trust-note/none-once-trusted" sh -c '! printf "%s" "$1" | grep -q "Note:"' sh "$out"
+	out=$(GBCA_SYSROOT="$TMP/hint-none" "$GBCA" issue --out-dir "$TMP/hint-out" localhost 2>&1)
+	ok "/cli/trust-note/none-without-a-store" sh -c '! printf "%s" "$1" | grep -q "Note:"' sh "$out"
+	rm -rf "$TMP/hint-out"
+}
+hint_test
 
 # --- CAROOT ---
 is "/cli/caroot-env" "$("$GBCA" caroot)" "$TMP/ca"
@@ -59,9 +92,17 @@ is "/cli/init-cert-0644" "$(mode "$GBCA_CAROOT/rootCA.pem")" 644
 like "/cli/init-p256" "$(openssl x509 -in "$GBCA_CAROOT/rootCA.pem" -noout -text)" "prime256v1"
 like "/cli/init-subject" "$(openssl x509 -in "$GBCA_CAROOT/rootCA.pem" -noout -subject)" "O = gbca development CA.*CN = gbca .+@"
 before=$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)
-run "$GBCA" init;              is "/cli/init-again-exit-1" "$RC" 1
-like "/cli/init-again-message" "$ERR" "already exists.*--force"
+# A second init uses the CA it finds (as mkcert does), so `init && issue` works.
+out=$("$GBCA" init 2>&1); is "/cli/init-again-exit-0" "$?" 0
+like "/cli/init-again-says-reused" "$out" "^Using the local CA in $GBCA_CAROOT .*--force"
 is "/cli/init-again-unchanged" "$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)" "$before"
+ok "/cli/init-and-issue" sh -c '"$1" init -q && "$1" issue -q --out-dir "$2" localhost' sh "$GBCA" "$TMP"
+rm -f "$TMP"/localhost*.pem
+# Options that describe another root don't silently not apply.
+run "$GBCA" init --key rsa;    is "/cli/init-again-other-key-exit-1" "$RC" 1
+like "/cli/init-again-other-key-message" "$ERR" "already exists.*--force"
+run "$GBCA" init --permit x.test; is "/cli/init-again-permit-exit-1" "$RC" 1
+is "/cli/init-again-options-unchanged" "$(cat "$GBCA_CAROOT"/rootCA*.pem | sha256sum)" "$before"
 run "$GBCA" init --key dsa;    is "/cli/init-bad-key-exit-2" "$RC" 2
 run "$GBCA" init --permit 10.0.0.1/8; is "/cli/init-bad-permit-exit-2" "$RC" 2
 like "/cli/init-bad-permit-message" "$ERR" "network address"
@@ -122,6 +163,11 @@ bad long-name 2 "limit is 253" "$(printf 'abcdefghi.%.0s' $(seq 26))localhost"
 bad control-char 2 "control character" $'local\nhost'
 bad bad-ipv4 2 "not a valid IPv4" 999.1.1.1
 bad bad-ipv6 2 "not a valid IPv6" '1::2::3'
+bad host-port 2 '"localhost:8443" is not a host name or IP address.*drop ":8443"' localhost:8443
+bad ipv4-port 2 'not a host name or IP address.*drop ":8443"' 127.0.0.1:8443
+bad ipv6-port 2 'not a host name or IP address.*drop ":8443"' '[::1]:8443'
+bad csr-missing 1 "couldn't read missing.pem: No such file or directory" --csr missing.pem
+bad csr-folder 1 "couldn't read /: Is a directory" --csr /
 bad days-0 2 "from 1 to 825" --days 0 localhost
 bad days-826 2 "from 1 to 825" --days 826 localhost
 bad days-text 2 "from 1 to 825" --days ten localhost
@@ -129,6 +175,12 @@ bad key-type 2 "unknown key type" --key ed448 localhost
 bad outside 1 "outside this CA's name constraints.*--permit example.com" example.com
 bad outside-ip 1 "outside.*--permit 10.1.2.3" 10.1.2.3
 bad no-out-dir 1 "does not exist" --out-dir "$TMP/none" localhost
+# one file for both would end up holding only the key
+bad same-file 2 "would be the same file" --cert-file c.pem --key-file c.pem localhost
+mkdir sub
+bad same-file-spelled 2 "would be the same file" --cert-file ./c.pem --key-file "$PWD/sub/../c.pem" localhost
+bad same-file-default-key 2 "would be the same file" --cert-file localhost-key.pem localhost
+rmdir sub
 is "/cli/bad/no-files-left" "$(listing .)" ""
 cd "$W" || exit 1
 
@@ -140,6 +192,11 @@ if unshare -m true 2>/dev/null; then
 	like "/cli/bad/read-only-dir-message" "$out" "couldn't write .*Read-only file system"
 	like "/cli/bad/read-only-dir-nothing-left" "$(printf '%s' "$out" | tail -n1)" "^rc=1$"
 fi
+
+# serve names the file and the system error, not only GnuTLS's "Error while reading file."
+out=$(timeout 20 "$GBCA" serve --cert "$TMP/none.pem" --key "$TMP/none-key.pem" --listen 127.0.0.1:18443 --pid-file off 2>&1)
+is "/cli/serve-missing-cert-exit-1" "$?" 1
+like "/cli/serve-missing-cert-message" "$out" "couldn't read $TMP/none.pem: No such file or directory"
 
 # --- the CA's own problems ---
 cp -a "$GBCA_CAROOT" "$TMP/ca-copy"
@@ -156,6 +213,18 @@ like "/cli/ca/missing-key-message" "$ERR" "no rootCA-key.pem"
 rm -rf "$GBCA_CAROOT"; mv "$TMP/ca-copy" "$GBCA_CAROOT"
 is "/cli/ca/no-stray-files" "$(ls -A "$TMP" | grep -c '\.pem')" 0
 
+# --- env before trust --shells has made node-ca.pem, and a relative CAROOT ---
+# Before trust --shells has made node-ca.pem: nothing to eval, exit 1, the fix.
+run "$GBCA" env --shell bash;  is "/cli/env-before-trust-exit-1" "$RC" 1
+like "/cli/env-before-trust-message" "$ERR" "node-ca.pem does not exist yet; run 'gbca trust --shells'"
+is "/cli/env-before-trust-prints-nothing" "$("$GBCA" env --shell bash 2>/dev/null)" ""
+# A relative GBCA_CAROOT is made absolute before it goes into rc files.
+(cd "$TMP" && GBCA_CAROOT=ca "$GBCA" trust -q --stores node --shells)
+like "/cli/relative-caroot-rc-absolute" "$(cat "$HOME/.bashrc")" "^export NODE_EXTRA_CA_CERTS='$TMP/ca/node-ca.pem'$"
+is "/cli/relative-caroot-env-absolute" "$(cd "$TMP" && GBCA_CAROOT=./ca "$GBCA" env --shell bash | grep NODE_EXTRA_CA_CERTS)" \
+	"export NODE_EXTRA_CA_CERTS='$TMP/ca/node-ca.pem'"
+is "/cli/relative-caroot-caroot" "$(cd "$TMP" && GBCA_CAROOT=ca "$GBCA" caroot)" "$TMP/ca"
+
 # --- env ---
 B=$(GBCA_SYSROOT= "$GBCA" env --shell bash 2>/dev/null | sed -n "s/^export SSL_CERT_FILE='\(.*\)'$/\1/p")
 is "/cli/env-bash" "$("$GBCA" env --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"$'\n'"export SSL_CERT_FILE='$B'"$'\n'"export REQUESTS_CA_BUNDLE='$B'"
@@ -168,8 +237,19 @@ run "$GBCA" env --shell tcsh;  is "/cli/env-bad-shell-exit-2" "$RC" 2
 # --- list ---
 n_logged=$(wc -l < "$GBCA_CAROOT/issued.log")
 is "/cli/list-one-row-per-issue" "$("$GBCA" list | tail -n +2 | wc -l)" "$n_logged"
-like "/cli/list-days-left" "$("$GBCA" list)" "SERIAL +EXPIRES +DAYS LEFT +NAMES"
-ok "/cli/list-json" sh -c "'$GBCA' list --json | python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; assert rows and all(0 <= r[\"days_left\"] <= 825 for r in rows)'"
+like "/cli/list-days-left" "$("$GBCA" list)" "SERIAL +EXPIRES +DAYS LEFT +NAMES +FILE"
+like "/cli/list-file-column" "$("$GBCA" list)" " localhost 127\.0\.0\.1 ::1 \*\.localhost +$W/multi/localhost\+3\.pem$"
+# --json: one JSON array; names an array of strings
+ok "/cli/list-json" sh -c "'$GBCA' list --json | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+assert isinstance(rows, list) and len(rows) == $n_logged, len(rows)
+assert all(0 <= r[\"days_left\"] <= 825 for r in rows)
+assert all(isinstance(r[\"names\"], list) and all(isinstance(n, str) for n in r[\"names\"]) for r in rows)
+assert [\"localhost\", \"127.0.0.1\", \"::1\", \"*.localhost\"] in [r[\"names\"] for r in rows]
+assert \"$W/multi/localhost+3.pem\" in [r[\"file\"] for r in rows]
+'"
+is "/cli/list-json-empty" "$(GBCA_CAROOT="$TMP/empty-ca" "$GBCA" list --json)" "[]"
 is "/cli/issue-log-mode" "$(mode "$GBCA_CAROOT/issued.log")" 600
 
 # --- concurrency: issuers take turns on the lock, the log gets every line once ---

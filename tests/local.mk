@@ -86,3 +86,6 @@ EXTRA_DIST += tests/serve-teeth.sh tests/desync.sh tests/desync.py
 check_PROGRAMS += tests/test-llhttp
 tests_test_llhttp_LDADD = $(TEST_LIBS)
 EXTRA_DIST += tests/llhttp-parse.js
+# cli: every option typed in full only, and the same in --help, man page and completions.
+TESTS += tests/options.sh
+EXTRA_DIST += tests/options.sh

@@ -48,6 +48,7 @@ slurp(const char *p, size_t *len)
 	gnutls_datum_t d = { NULL, 0 };
 	char *copy;
 
+	*len = 0;
 	if (gnutls_load_file(p, &d) < 0)
 		return NULL;
 	copy = malloc(d.size + 1);
@@ -209,8 +210,9 @@ test_covered(void)
 	assert_true(gbca_store_java.uninstall(&ctx, report, sizeof(report), &err));
 	assert_str_contains(report, "is covered by the system store");
 	after = slurp(ks, &after_len);
+	assert_true(before != NULL && after != NULL);
 	assert_int_eq(after_len, before_len);
-	assert_true(memcmp(after, before, before_len) == 0);
+	assert_true(before && after && memcmp(after, before, before_len) == 0);
 	free(before);
 	free(after);
 }

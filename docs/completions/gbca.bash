@@ -10,8 +10,14 @@ _gbca()
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
+	# init --import CERT KEY: the word after CERT is a file too
+	if [ "$COMP_CWORD" -ge 3 ] && [ "${COMP_WORDS[COMP_CWORD-2]}" = --import ]; then
+		COMPREPLY=($(compgen -f -- "$cur")); return
+	fi
 	case $prev in
-	--key) COMPREPLY=($(compgen -W "ecdsa p384 rsa rsa2048 rsa3072" -- "$cur")); return ;;
+	--key) # serve's --key is the key file; init's and issue's a key type
+		if [ "$cmd" = serve ]; then COMPREPLY=($(compgen -f -- "$cur")); else
+		COMPREPLY=($(compgen -W "ecdsa p384 rsa rsa2048 rsa3072" -- "$cur")); fi; return ;;
 	--stores) COMPREPLY=($(compgen -W "system nss node python java" -- "$cur")); return ;;
 	--shell) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
 	--format) COMPREPLY=($(compgen -W "github gitlab sh json" -- "$cur")); return ;;
@@ -30,7 +36,7 @@ _gbca()
 	doctor) opts="--upstream --name --json --help" ;;
 	uninstall) opts="--purge --help" ;;
 	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
-	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --help" ;;
+	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;
 	env) opts="--shell --no-python --help" ;;
 	list) opts="--json --help" ;;
 	help) opts="$commands" ;;

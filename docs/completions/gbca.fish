@@ -6,6 +6,8 @@ complete -c gbca -n "__fish_seen_subcommand_from init issue" -l key -xa "ecdsa p
 complete -c gbca -n "__fish_seen_subcommand_from init" -l permit -x -d "also permit a name"
 complete -c gbca -n "__fish_seen_subcommand_from init" -l no-constraints
 complete -c gbca -n "__fish_seen_subcommand_from init" -l import -r
+# the second file of --import CERT KEY
+complete -c gbca -n "__fish_seen_subcommand_from init; and __fish_seen_argument -l import" -F
 complete -c gbca -n "__fish_seen_subcommand_from init" -l force
 complete -c gbca -n "__fish_seen_subcommand_from issue" -l days -x
 complete -c gbca -n "__fish_seen_subcommand_from issue" -l client
@@ -42,4 +44,5 @@ for o in listen http-listen cert key workers max-connections cors access-log use
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
 end
 complete -c gbca -n "__fish_seen_subcommand_from serve" -l google-passthrough
+complete -c gbca -n "__fish_seen_subcommand_from init issue trust untrust ci serve hosts" -l quiet -s q
 complete -c gbca -l help -s h

@@ -20,4 +20,8 @@ bool gbca_mkdir_p(const char *dir, mode_t mode, struct gbca_err *err);
 /* "user@host" for certificate subjects. */
 void gbca_user_at_host(char *buf, size_t len);
 
+/* Whether path can be opened for reading as a file; when not, err says
+ * "couldn't read PATH: <system error>" (what GnuTLS's own load errors don't). */
+bool gbca_path_readable(const char *path, struct gbca_err *err);
+
 #endif

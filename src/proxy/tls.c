@@ -177,6 +177,10 @@ gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca
 		return gbca_fail(err, "out of memory");
 	}
 	if (c->cert_file[0]) {
+		if (!gbca_path_readable(c->cert_file, err) || !gbca_path_readable(c->key_file, err)) {
+			gbca_tls_free(t);
+			return gbca_fail_prefix(err, "--cert/--key");
+		}
 		ret = gnutls_certificate_set_x509_key_file2(t->creds, c->cert_file, c->key_file, GNUTLS_X509_FMT_PEM, NULL, 0);
 		if (ret < 0) {
 			gbca_tls_free(t);
