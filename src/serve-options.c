@@ -256,16 +256,10 @@ static const struct option longopts[] = {
 
 /* What getopt_long just refused, as a message. */
 static enum gbca_serve_parse
-bad_option(char **argv, int next, int ch, struct gbca_err *err)
+bad_option(char **argv, int ch, struct gbca_err *err)
 {
-	const char *arg = argv[next - 1];
-
-	if (ch == ':')
-		gbca_fail(err, "option %s needs a value", arg);
-	else if (optopt)
-		gbca_fail(err, "unknown option -%c", optopt);
-	else
-		gbca_fail(err, "unknown option %s", arg);
+	/* The commands' one message: abbreviations refused, with "did you mean". */
+	gbca_option_error(argv, ch, err);
 	return GBCA_SERVE_USAGE;
 }
 
@@ -286,7 +280,7 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		else if (ch == 'h')
 			return GBCA_SERVE_HELP;
 		else if (ch == '?' || ch == ':')
-			return bad_option(argv, optind, ch, err);
+			return bad_option(argv, ch, err);
 	}
 	if (optind < argc) {
 		gbca_fail(err, "unexpected argument \"%s\"", argv[optind]);
