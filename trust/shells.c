@@ -655,7 +655,7 @@ rc_install(const struct rc *rc, const char *value, const struct gbca_shells_prev
 	render_block(&block, rc->kind, rc->sh->bit, flags, dirs, value, prev);
 	gbca_block_splice(&b, t->data ? t->data : "", t->len, at, rc->block.found ? rc->block.end : at,
 	                  block.p, block.len);
-	if (!(rc->exists && !b.oom && !block.oom && b.len == t->len && memcmp(b.p, t->data, b.len) == 0)) {
+	if (!(rc->exists && !b.oom && !block.oom && b.len == t->len && (b.len == 0 || memcmp(b.p, t->data, b.len) == 0))) {
 		b.oom |= block.oom;
 		ok = rc_write(rc, &b, dirs, value, true, err);
 		*changed = ok;
@@ -853,6 +853,7 @@ gbca_shells_find_prev(const struct gbca_shells_kind *k, const char *target, cons
                       struct gbca_shells_prev *prev)
 {
 	struct gbca_shells_prev noted;
+	char abs[PATH_MAX];
 
 	gbca_shells_noted(rcs, &noted);
 	memset(prev, 0, sizeof(*prev));
@@ -861,7 +862,6 @@ gbca_shells_find_prev(const struct gbca_shells_kind *k, const char *target, cons
 		if (env != NULL && env[0] != '\0' && !gbca_same_file(env, target)) {
 			/* A relative name resolves against the working directory;
 			 * the block must not. */
-			char abs[PATH_MAX];
 			if (env[0] != '/' && realpath(env, abs) != NULL)
 				env = abs;
 			snprintf(prev->v[v], sizeof(prev->v[v]), "%s", env);
@@ -998,7 +998,7 @@ gbca_shells_env_lines_for(const struct gbca_shells_kind *k, const char *value, c
 	set_lines(&b, k, bit, value);
 	ok = !b.oom && b.len < len;
 	if (ok)
-		memcpy(buf, b.p, b.len + 1);
+		memcpy(buf, b.p ? b.p : "", b.len + 1);
 	else
 		gbca_fail(err, "path too long: %s", value);
 	free(b.p);

@@ -164,9 +164,11 @@ headers_query_has_api_key(const char *q, size_t n)
 			e++;
 		for (eq = i; eq < e && q[eq] != '='; eq++)
 			;
-		if (eq < e && decode(q + i, eq - i, name, sizeof(name)) == 3 && memcmp(name, "key", 3) == 0 &&
-		    headers_is_api_key(value, decode(q + eq + 1, e - eq - 1, value, sizeof(value))))
-			return true;
+		if (eq < e && decode(q + i, eq - i, name, sizeof(name)) == 3 && memcmp(name, "key", 3) == 0) {
+			size_t len = decode(q + eq + 1, e - eq - 1, value, sizeof(value));
+			if (headers_is_api_key(value, len))
+				return true;
+		}
 		i = e + 1;
 	}
 	return false;
