@@ -37,6 +37,20 @@ is "/quickstart/readme-curl-200" "$(printf '%s\n' "$out" | tail -n1)" 200
 like "/quickstart/readme-curl-body" "$out" "hello from upstream"
 like "/quickstart/reached-stand-in" "$(tail -n1 "$TMP/record.jsonl" 2>/dev/null)" "sk-test-123"
 
+# Issue 13's promise: a new shell's python3 with its own certifi (pyenv, venv)
+# reaches the proxy with requests and urllib, no verify=False.
+if PY=$(certifi_python); then
+	# The issue's own line: requests.get raises on any TLS failure.
+	out=$(env -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE PATH="$(dirname "$PY"):$PATH" bash -ic \
+		"python3 -c \"import requests; requests.get('https://$NAME/v1beta/models', timeout=10)\"" 2>&1); rc=$?
+	is "/quickstart/python-requests-models" "$rc" 0
+	[ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 3 | sed 's/^/# /'
+	ok "/quickstart/python-requests" py_get "$PY" requests "https://$NAME/echo"
+	ok "/quickstart/python-urllib" py_get "$PY" urllib "https://$NAME/echo"
+else
+	fails "/quickstart/certifi-python-found" true
+fi
+
 out=$(./gbca down 2>&1); rc=$?
 is "/quickstart/down-exit-0" "$rc" 0
 [ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
