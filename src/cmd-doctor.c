@@ -602,7 +602,7 @@ check_loop(struct doctor *d, const struct sockaddr_storage *ss, socklen_t len)
 		status = atoi(resp + 9);
 	if (status == 508)
 		report(d, "same-host loop", WARN,
-		       "if Gemini Balance runs on this host: gbca down, then gbca up -- --google-passthrough",
+		       "if Gemini Balance runs on this host: gbca up -- --google-passthrough",
 		       "the upstream is on this host: its own calls to %s reach the proxy, which answered 508 "
 		       "to a test request with a Google key", d->name);
 	else if (status)
