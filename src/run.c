@@ -1,6 +1,7 @@
 /* Running other programs with fork/exec (never a shell), output captured. */
 #include "config.h"
 #include <gbca/run.h>
+#include <gbca/path.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +58,9 @@ gbca_run(const char *const argv[], char *out, size_t out_len, int *status, struc
 			dup2(devnull, 0);
 		dup2(pipefd[1], 1);
 		dup2(pipefd[1], 2);
+		/* Under sudo HOME is the user's; what runs as root gets root's. */
+		if (gbca_root_home() != NULL)
+			setenv("HOME", gbca_root_home(), 1);
 		execv(prog, (char *const *)argv);
 		_exit(127);
 	}
