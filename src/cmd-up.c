@@ -4,6 +4,7 @@
  * the proxy stopped; the CA and trust stay, so the next up is instant. */
 #include "config.h"
 #include <gbca/ca.h>
+#include <gbca/drop.h>
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
 #include <gbca/path.h>
@@ -35,7 +36,8 @@ static const char up_usage[] =
 	"  4. points generativelanguage.googleapis.com at 127.0.0.1 (and ::1) in /etc/hosts;\n"
 	"  5. serves: in the foreground, or with --service as the systemd unit gbca-serve.\n"
 	"Then prints the curl command to try. Needs root for steps 3 (system), 4 and 5\n"
-	"(port 443); run it with sudo, GBCA_CAROOT is kept.\n"
+	"(port 443): run 'sudo gbca up'. Under sudo gbca uses your CAROOT and HOME, not\n"
+	"root's (unless GBCA_CAROOT is set, e.g. sudo env GBCA_CAROOT=DIR gbca up).\n"
 	"\n"
 	"options:\n"
 	"  --upstream URL   Gemini Balance (default http://127.0.0.1:8000)\n"
@@ -76,9 +78,11 @@ step(int n, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* Run as the CAROOT's owner (gbca_as_owner_of): the CA is theirs. */
 static bool
-ensure_ca(const char *caroot, struct gbca_err *err)
+ensure_ca(void *arg, struct gbca_err *err)
 {
+	const char *caroot = arg;
 	char cert[PATH_MAX];
 	struct gbca_ca_options o = { .key_type = GBCA_KEY_P256, .constrained = true };
 	struct gbca_ca ca;
@@ -228,7 +232,7 @@ gbca_cmd_up(int argc, char **argv)
 		free(cfg);
 		return gbca_usage_error("up", "%s", err.msg);
 	}
-	if (!gbca_caroot(cfg->caroot, sizeof(cfg->caroot), &err) || !ensure_ca(cfg->caroot, &err) ||
+	if (!gbca_caroot(cfg->caroot, sizeof(cfg->caroot), &err) || !gbca_as_owner_of(cfg->caroot, ensure_ca, cfg->caroot, &err) ||
 	    !ensure_leaf(cfg, &err)) {
 		gbca_print_error("%s", err.msg);
 		goto out;
@@ -245,7 +249,7 @@ gbca_cmd_up(int argc, char **argv)
 		if (!gbca_hosts_set(NULL, names, 1, true, gbca_hosts_ipv6_default(), false, report, sizeof(report), &err)) {
 			gbca_print_error("%s", err.msg);
 			if (errno == EACCES || errno == EPERM)
-				gbca_print_note("the hosts file needs root: run sudo GBCA_CAROOT='%s' gbca up", cfg->caroot);
+				gbca_print_note("the hosts file needs root: run sudo %sgbca up", getenv("GBCA_CAROOT") ? "env GBCA_CAROOT=\"$GBCA_CAROOT\" " : "");
 			goto out;
 		}
 		step(4, "hosts: %s", report);
@@ -288,52 +292,6 @@ gbca_cmd_up(int argc, char **argv)
 out:
 	free(cfg);
 	return rc;
-}
-
-bool
-gbca_up_serve_pid(const char *caroot, long *pid, char *cmdline, size_t len)
-{
-	char path[PATH_MAX], buf[32], proc[64];
-	FILE *f;
-	size_t n;
-
-	if (len == 0 || !gbca_path_join(path, sizeof(path), caroot, "serve.pid", NULL) || (f = fopen(path, "re")) == NULL)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	*pid = strtol(buf, NULL, 10);
-	if (*pid <= 1)
-		return false;
-	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", *pid);
-	if ((f = fopen(proc, "re")) == NULL)
-		return false;
-	n = fread(cmdline, 1, len - 1, f);
-	fclose(f);
-	for (size_t i = 0; i < n; i++)
-		if (cmdline[i] == '\0')
-			cmdline[i] = ' ';
-	cmdline[n] = '\0';
-	/* Only a gbca: a stale pid may belong to something else by now. */
-	return strstr(cmdline, "gbca") != NULL;
-}
-
-/* Stops a foreground serve through its pid file; true if one was running. */
-bool
-gbca_up_stop_serve(const char *caroot, char *report, size_t len)
-{
-	char cmdline[256];
-	long pid;
-
-	if (!gbca_up_serve_pid(caroot, &pid, cmdline, sizeof(cmdline)) || kill((pid_t)pid, SIGTERM) < 0)
-		return false;
-	/* Wait (bounded) for it to finish its requests and go. */
-	for (int i = 0; i < 400 && kill((pid_t)pid, 0) == 0; i++) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	snprintf(report, len, "stopped gbca serve (pid %ld)", pid);
-	return true;
 }
 
 int

@@ -4,6 +4,7 @@
  * opened without following links and checked with fstat. docs/security.md. */
 #include "config.h"
 #include <gbca/drop.h>
+#include <gbca/save.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,4 +258,124 @@ gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, s
 	/* O_NONBLOCK only kept a FIFO from hanging the open; reads are blocking. */
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+bool
+gbca_as_owner_of(const char *path, bool (*fn)(void *arg, struct gbca_err *err), void *arg,
+                 struct gbca_err *err)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return fn(arg, err);
+	return gbca_owner_of(path, &uid, &gid, err) && gbca_as_owner(uid, gid, fn, arg, err);
+}
+
+bool
+gbca_become_owner_of(const char *path, struct gbca_err *err)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return true;
+	if (!gbca_owner_of(path, &uid, &gid, err))
+		return false;
+	if (uid == 0)
+		return true;
+	if (!become(uid, gid))
+		return gbca_fail(err, "couldn't become uid %u, who owns %s: %s", (unsigned)uid, path, strerror(errno));
+	return true;
+}
+
+struct save_job {
+	const char *path;
+	const void *data;
+	size_t len;
+	mode_t mode;
+};
+
+static bool
+save_job(void *arg, struct gbca_err *err)
+{
+	struct save_job *j = arg;
+	return gbca_save_file(j->path, j->data, j->len, j->mode, err);
+}
+
+bool
+gbca_save_file_owned(const char *path, const void *data, size_t len, mode_t mode, struct gbca_err *err)
+{
+	struct save_job j = { path, data, len, mode };
+	char dir[PATH_MAX];
+	char *slash;
+	uid_t uid;
+	gid_t gid;
+
+	char cwd[PATH_MAX];
+	int n;
+
+	if (geteuid() != 0)
+		return gbca_save_file(path, data, len, mode, err);
+	if (path[0] == '/')
+		n = snprintf(dir, sizeof(dir), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(dir, sizeof(dir), "%s/%s", cwd, path);
+	else
+		return gbca_fail(err, "couldn't write %s: %s", path, strerror(errno));
+	if (n < 0 || n >= (int)sizeof(dir))
+		return gbca_fail(err, "couldn't write %s: path too long", path);
+	slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0';
+	if (!gbca_owner_of(dir, &uid, &gid, err))
+		return false;
+	return gbca_as_owner(uid, gid, save_job, &j, err);
+}
+
+bool
+gbca_read_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, size_t max, char **data,
+                size_t *len, struct gbca_err *err)
+{
+	int fd = gbca_open_owned(dir, name, owner, forbid, err);
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
+		close(fd);
+		return gbca_fail(err, "refusing %s/%s: larger than %zu bytes", dir, name, max);
+	}
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		close(fd);
+		return gbca_fail(err, "out of memory");
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, max + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return gbca_fail(err, "couldn't read %s/%s: %s", dir, name, strerror(e));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > max) {
+			free(buf);
+			close(fd);
+			return gbca_fail(err, "refusing %s/%s: larger than %zu bytes", dir, name, max);
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return true;
 }

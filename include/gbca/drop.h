@@ -20,6 +20,24 @@ int gbca_as_user(uid_t uid, gid_t gid, int (*fn)(void *arg), void *arg);
 bool gbca_as_owner(uid_t uid, gid_t gid, bool (*fn)(void *arg, struct gbca_err *err), void *arg,
                    struct gbca_err *err);
 
+/* As root, when path belongs to another user (gbca_owner_of), becomes that
+ * user for the rest of the process; otherwise does nothing. */
+bool gbca_become_owner_of(const char *path, struct gbca_err *err);
+
+/* gbca_save_file (atomic, fsync, rename) done as the owner of path's folder:
+ * as root on a user's folder, the kernel refuses what the user couldn't do. */
+bool gbca_save_file_owned(const char *path, const void *data, size_t len, mode_t mode,
+                          struct gbca_err *err);
+
+/* Reads a whole file through gbca_open_owned (at most max bytes; more is an
+ * error). *data is malloc'ed and NUL-terminated; free it with free(). */
+bool gbca_read_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, size_t max,
+                     char **data, size_t *len, struct gbca_err *err);
+
+/* gbca_owner_of(path), then gbca_as_owner: fn runs as whoever owns path. */
+bool gbca_as_owner_of(const char *path, bool (*fn)(void *arg, struct gbca_err *err), void *arg,
+                      struct gbca_err *err);
+
 /* Who to act as for path (a CAROOT, a HOME): the deepest non-root owner among the
  * path's components, as written and as resolved (a user-owned symlink or folder
  * anywhere on the way hands the rest of the path to that user), else root. Parts
