@@ -49,3 +49,6 @@ check_PROGRAMS += tests/test-drop
 tests_test_drop_LDADD = $(TEST_LIBS)
 # test-save checks that every rename is preceded by an fsync of that file.
 tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
+# Root never acts on a user's paths: each attack of issue 9, planted by a real user.
+TESTS += tests/root-safety.sh
+EXTRA_DIST += tests/root-safety.sh

@@ -1,0 +1,152 @@
+#!/bin/bash
+# Root must never act on a path a user controls (issue 9, docs/security.md).
+# In private mount and network namespaces: a real non-root user (uid 4242,
+# added to private copies of /etc/passwd and /etc/group) owns a CAROOT and a
+# HOME, and plants each attack; then root runs the command as documented.
+# A decoy tree of root-owned files (content, owner, mode) must come out
+# byte-identical, and gbca must refuse with one clear line or do the right
+# thing as the user.
+. "$srcdir/tests/ns.sh"
+in_namespaces -n -m -- "$@"
+
+. "$srcdir/tests/lib.sh"
+need setpriv ip update-ca-certificates curl
+mount --make-rprivate /
+ip link set lo up
+# A private /etc: the hosts file (and the backup gbca makes beside it), the
+# user's passwd line and sudoers change only here.
+cp -a /etc "$TMP/etc"
+mount --bind "$TMP/etc" /etc
+trap 'umount -R /etc; rm -rf "$TMP"' EXIT
+sandbox_trust_store
+update-ca-certificates >/dev/null 2>&1
+printf '127.0.0.1\tlocalhost\n' > /etc/hosts
+
+# --- the user, in this namespace only ---
+U=4242
+UH="$TMP/u"
+chmod 755 "$TMP"
+mkdir -p "$UH"
+chown $U:$U "$UH"
+echo "gbcau:x:$U:$U:gbca test user:$UH:/bin/bash" >> /etc/passwd
+echo "gbcau:x:$U:" >> /etc/group
+as_user() { setpriv --reuid=$U --regid=$U --init-groups env HOME="$UH" "$@"; }
+CAROOT="$UH/.local/share/gbca"
+as_user "$GBCA" init -q > /dev/null 2>&1 || echo "# init as the user failed"
+
+# --- the decoys: root's files an attack would like to change ---
+D="$TMP/decoy"
+mkdir -p "$D/etc"
+printf 'root:$6$secret:19000:0:99999:7:::\n' > "$D/shadow"; chmod 640 "$D/shadow"
+printf 'root ALL=(ALL) ALL\n' > "$D/etc/sudoers"; chmod 440 "$D/etc/sudoers"
+printf 'export PATH=/usr/bin\n' > "$D/profile"; chmod 644 "$D/profile"
+printf -- '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n' > "$D/cert.pem"
+printf 'root key\n' > "$D/cert-key.pem"; chmod 600 "$D/cert-key.pem"
+chmod 755 "$D" "$D/etc"
+decoys() { (cd "$D" && find . -printf '%p %u:%g %m %s\n' | sort && find . -type f -exec sha256sum {} + | sort); }
+decoys > "$TMP/decoys.before"
+decoys_same() { decoys | diff "$TMP/decoys.before" -; }
+
+# as root, the way the docs say (sudo env GBCA_CAROOT=... gbca CMD, i.e. the
+# user's CA named explicitly; the sudo test below covers plain sudo)
+as_root() { env GBCA_CAROOT="$CAROOT" "$@"; }
+# one_line NAME TEXT: gbca said exactly one "gbca: error:" line
+one_error() { [ "$(printf '%s\n' "$1" | grep -c 'error:')" = 1 ]; }
+
+# --- 1. CAROOT/serve as a link to root's folder: serve must not write or chown there ---
+as_user ln -s "$D/etc" "$CAROOT/serve"
+out=$(as_root timeout 20 "$GBCA" serve --listen 127.0.0.1:8443 --workers 1 --access-log off --pid-file off 2>&1); rc=$?
+ok "/root-safety/serve-link/decoys-unchanged" decoys_same
+is "/root-safety/serve-link/refused" "$rc" 1
+ok "/root-safety/serve-link/one-line" one_error "$out"
+like "/root-safety/serve-link/says-why" "$out" "serve.*(Permission denied|Not a directory|not a link)"
+ok "/root-safety/serve-link/nothing-in-etc" test -z "$(ls -A "$D/etc" | grep -v sudoers)"
+as_user rm "$CAROOT/serve"
+
+# the same without the link: the leaf is made as the user and owned by them
+serve_bg() {
+	env GBCA_CAROOT="$CAROOT" "$GBCA" serve --listen 127.0.0.1:8443 --workers 1 --access-log off "$@" > "$TMP/serve.out" 2>&1 &
+	SERVE=$!
+	wait_until 100 grep -q "listening on" "$TMP/serve.out" && return 0
+	sed 's/^/# /' "$TMP/serve.out"
+	return 1
+}
+SERVE=
+trap 'kill $SERVE 2>/dev/null; wait 2>/dev/null; umount -R /etc; rm -rf "$TMP"' EXIT
+serve_bg; _tap_result $? "/root-safety/serve/starts"
+is "/root-safety/serve/leaf-owner" "$(stat -c %u "$CAROOT/serve/localhost.pem" 2>/dev/null || stat -c %u "$CAROOT"/serve/*.pem | head -n1)" $U
+is "/root-safety/serve/pid-file-owner" "$(stat -c %u "$CAROOT/serve.pid")" $U
+is "/root-safety/serve/log-owner" "$(stat -c %u "$CAROOT/issued.log")" $U
+# SIGHUP reloads through the same path: a link planted now is refused too
+as_user rm -rf "$CAROOT/serve"
+as_user ln -s "$D/etc" "$CAROOT/serve"
+kill -HUP $SERVE
+wait_until 50 grep -q "keeping the current certificates" "$TMP/serve.out"
+ok "/root-safety/sighup-link/decoys-unchanged" decoys_same
+like "/root-safety/sighup-link/kept-serving" "$(cat "$TMP/serve.out")" "SIGHUP: keeping the current certificates"
+kill $SERVE; wait $SERVE 2>/dev/null
+as_user rm -f "$CAROOT/serve"
+
+# --- 1b. the CA key as a link: root reads only the owner's own files ---
+as_user mv "$CAROOT/rootCA-key.pem" "$CAROOT/key.real"
+as_user ln -s "$D/cert-key.pem" "$CAROOT/rootCA-key.pem"
+out=$(as_root timeout 20 "$GBCA" serve --listen 127.0.0.1:8443 --workers 1 --access-log off --pid-file off 2>&1); rc=$?
+is "/root-safety/key-link/refused" "$rc" 1
+ok "/root-safety/key-link/one-line" one_error "$out"
+ok "/root-safety/key-link/decoys-unchanged" decoys_same
+as_user rm "$CAROOT/rootCA-key.pem"; as_user mv "$CAROOT/key.real" "$CAROOT/rootCA-key.pem"
+
+# --- 2. issued.log as a link: nothing appended to its target ---
+as_user mv "$CAROOT/issued.log" "$CAROOT/issued.real"
+as_user ln -s "$D/shadow" "$CAROOT/issued.log"
+mkdir -p "$TMP/out"; chown $U "$TMP/out"
+out=$(cd "$TMP/out" && as_root "$GBCA" issue localhost 2>&1); rc=$?
+ok "/root-safety/log-link/decoys-unchanged" decoys_same
+is "/root-safety/log-link/refused" "$rc" 1
+ok "/root-safety/log-link/one-line" one_error "$out"
+like "/root-safety/log-link/says-why" "$out" "issuance log.*symbolic link"
+# serve's own issuance logs best effort: it may serve, but never appends there
+out=$(as_root timeout 20 "$GBCA" serve --listen 127.0.0.1:8443 --workers 1 --access-log off --pid-file off 2>&1 & sleep 3; kill %1 2>/dev/null; wait)
+ok "/root-safety/log-link-serve/decoys-unchanged" decoys_same
+as_user rm -rf "$CAROOT/issued.log" "$CAROOT/serve"; as_user mv "$CAROOT/issued.real" "$CAROOT/issued.log"
+
+# --- 3. uninstall removes only what it can prove it wrote ---
+(cd "$TMP/out" && as_root "$GBCA" issue -q localhost) > /dev/null 2>&1
+real=$(grep -c "$TMP/out/localhost.pem" "$CAROOT/issued.log")
+line=$(tail -n1 "$CAROOT/issued.log")
+printf '%s\n' "$line" | awk -F'\t' -v f="$D/cert.pem" 'BEGIN{OFS="\t"} {$6=f; print}' | as_user tee -a "$CAROOT/issued.log" > /dev/null
+as_user cp "$CAROOT/rootCA.pem" "$UH/mine.pem"   # a certificate, not the logged one
+printf '%s\n' "$line" | awk -F'\t' -v f="$UH/mine.pem" 'BEGIN{OFS="\t"} {$6=f; print}' | as_user tee -a "$CAROOT/issued.log" > /dev/null
+out=$(as_root "$GBCA" uninstall 2>&1); rc=$?
+ok "/root-safety/uninstall/decoys-unchanged" decoys_same
+is "/root-safety/uninstall/real-one-logged" "$real" 1
+ok "/root-safety/uninstall/removed-what-it-wrote" test ! -e "$TMP/out/localhost.pem" -a ! -e "$TMP/out/localhost-key.pem"
+ok "/root-safety/uninstall/kept-changed-file" test -e "$UH/mine.pem"
+like "/root-safety/uninstall/says-left-decoy" "$out" "left $D/cert.pem"
+like "/root-safety/uninstall/says-left-changed" "$out" "left $UH/mine.pem: its content changed"
+# --purge with a link inside CAROOT: the link goes, not what it points at
+as_user ln -s "$D/etc" "$CAROOT/evil"
+out=$(as_root "$GBCA" uninstall --purge 2>&1); rc=$?
+ok "/root-safety/purge/decoys-unchanged" decoys_same
+ok "/root-safety/purge/caroot-gone" test ! -e "$CAROOT"
+as_user "$GBCA" init -q > /dev/null 2>&1
+
+# --- 6. down signals only a gbca of ours, never a pid the user chose ---
+bash -c 'exec -a gbca-decoy sleep 300' &
+VICTIM=$!
+echo $VICTIM | as_user tee "$CAROOT/serve.pid" > /dev/null
+out=$(as_root "$GBCA" down 2>&1)
+ok "/root-safety/down/victim-alive" kill -0 $VICTIM
+out=$(as_root "$GBCA" uninstall 2>&1)
+ok "/root-safety/uninstall-pid/victim-alive" kill -0 $VICTIM
+kill $VICTIM; wait $VICTIM 2>/dev/null
+ok "/root-safety/down/decoys-unchanged" decoys_same
+# and a real serve of ours is found and stopped
+as_user rm -f "$CAROOT/serve.pid"
+serve_bg; _tap_result $? "/root-safety/down/serve-starts"
+out=$(as_root "$GBCA" down 2>&1)
+like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)"
+ok "/root-safety/down/ours-gone" wait_until 50 no_gbca_left
+wait $SERVE 2>/dev/null
+
+done_testing
