@@ -131,6 +131,25 @@ ok "/root-safety/purge/decoys-unchanged" decoys_same
 ok "/root-safety/purge/caroot-gone" test ! -e "$CAROOT"
 as_user "$GBCA" init -q > /dev/null 2>&1
 
+# --- 4. rc files: a ~/.bashrc link to root's file gets no block ---
+as_user ln -s "$D/profile" "$UH/.bashrc"
+as_user mkdir -p "$UH/.config/fish/conf.d"
+as_user ln -s "$D/etc/sudoers" "$UH/.zshrc"
+# sudo -E: the user's HOME, as root
+out=$(as_root env HOME="$UH" SHELL=/bin/bash "$GBCA" trust --shells --stores node 2>&1); rc=$?
+ok "/root-safety/rc-link/decoys-unchanged" decoys_same
+ok "/root-safety/rc-link/still-a-link" test -L "$UH/.bashrc"
+# plain sudo: HOME=/root, the user found through SUDO_USER
+out=$(as_root env HOME=/root SUDO_USER=gbcau SUDO_UID=$U SUDO_GID=$U SHELL=/bin/bash "$GBCA" trust --shells --stores node 2>&1); rc=$?
+ok "/root-safety/rc-link-sudo/decoys-unchanged" decoys_same
+as_user rm -f "$UH/.bashrc" "$UH/.zshrc"
+# a plain rc file of the user's gets the block and stays theirs
+as_user touch "$UH/.bashrc"
+out=$(as_root env HOME=/root SUDO_USER=gbcau SUDO_UID=$U SUDO_GID=$U SHELL=/bin/bash "$GBCA" trust --shells --stores node 2>&1); rc=$?
+like "/root-safety/rc-sudo/block-written" "$(cat "$UH/.bashrc")" "NODE_EXTRA_CA_CERTS"
+is "/root-safety/rc-sudo/still-theirs" "$(stat -c %u "$UH/.bashrc")" $U
+ok "/root-safety/rc-sudo/no-root-caroot" test ! -e /root/.local/share/gbca
+
 # --- 6. down signals only a gbca of ours, never a pid the user chose ---
 bash -c 'exec -a gbca-decoy sleep 300' &
 VICTIM=$!
