@@ -8,6 +8,7 @@
 #include <gbca/issue.h>
 #include <gbca/ledger.h>
 #include <gbca/path.h>
+#include <gbca/block.h>
 #include <gbca/save.h>
 #include <gbca/shells.h>
 #include <gbca/store.h>
@@ -322,14 +323,6 @@ issue_leaf(const struct gbca_ca *ca, const struct gbca_name *names, size_t n, un
 	return ok;
 }
 
-static bool
-same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* node-ca.pem: the runner's own NODE_EXTRA_CA_CERTS first (node reads only
  * one file, and replacing it would drop those certificates), then the root. */
 static bool
@@ -341,7 +334,7 @@ write_node_pem(const struct gbca_trust_ctx *ctx, const char *pem, struct gbca_er
 	unsigned char *buf;
 	size_t len = 0;
 
-	if (prev != NULL && !same_file(prev, pem)) {
+	if (prev != NULL && !gbca_same_file(prev, pem)) {
 		if (gnutls_load_file(prev, &theirs) < 0 || memmem(theirs.data, theirs.size, "-----BEGIN", 10) == NULL) {
 			gbca_print_warning("NODE_EXTRA_CA_CERTS names %s, which holds no PEM certificate; "
 			                   "node-ca.pem holds the root alone", prev);
@@ -398,17 +391,18 @@ trust_stores(const struct gbca_trust_ctx *ctx, struct gbca_err *err)
 	return true;
 }
 
-static void
-put_sh(FILE *f, const char *s)
+/* export NAME='value'; false when out of memory. */
+static bool
+put_sh(FILE *f, const char *name, const char *value)
 {
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('\'', f);
+	struct gbca_strbuf b = { 0 };
+	bool ok;
+
+	gbca_quote_sh(&b, value);
+	if ((ok = !b.oom))
+		fprintf(f, "export %s=%s\n", name, b.p);
+	free(b.p);
+	return ok;
 }
 
 /* The text of the output in memory, so it is written with one write (github)
@@ -450,9 +444,12 @@ render(enum format fmt, const struct var *vars, size_t n, char **text, size_t *l
 			fprintf(f, "%s=%s\n", vars[i].name, v);
 			break;
 		case FMT_SH:
-			fprintf(f, "export %s=", vars[i].name);
-			put_sh(f, v);
-			fputc('\n', f);
+			if (!put_sh(f, vars[i].name, v)) {
+				fclose(f);
+				free(*text);
+				*text = NULL;
+				return gbca_fail(err, "out of memory");
+			}
 			break;
 		case FMT_JSON:
 			fprintf(f, "%s", i ? "," : "");

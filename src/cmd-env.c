@@ -1,4 +1,4 @@
-/* gbca env: the shell lines that make Node trust the CA, for eval. */
+/* gbca env: the shell lines that make Node and Python trust the CA, for eval. */
 #include "config.h"
 #include <gbca/cmd.h>
 #include <gbca/path.h>
@@ -12,27 +12,28 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-	"usage: gbca env [--shell bash|zsh|fish] [--python]\n"
+	"usage: gbca env [--shell bash|zsh|fish] [--no-python]\n"
 	"\n"
-	"Prints the line that points NODE_EXTRA_CA_CERTS at the CA's PEM file, the\n"
-	"same one 'gbca trust --shells' writes to the rc files, for the current shell:\n"
+	"Prints the lines 'gbca trust --shells' writes to the rc files, for the\n"
+	"current shell: NODE_EXTRA_CA_CERTS naming the CA's PEM file, and\n"
+	"SSL_CERT_FILE and REQUESTS_CA_BUNDLE naming the system bundle (for requests,\n"
+	"httpx and Google's Python SDK; --no-python leaves them out):\n"
 	"  eval \"$(gbca env)\"            (bash, zsh)\n"
 	"  gbca env --shell fish | source\n"
-	"The shell defaults to the one in $SHELL. --python adds SSL_CERT_FILE and\n"
-	"REQUESTS_CA_BUNDLE pointing at the system bundle (as 'gbca trust --stores\n"
-	"python' does), for requests, httpx and Google's Python SDK.\n";
+	"The shell defaults to the one in $SHELL.\n";
 
 int
 gbca_cmd_env(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "shell", required_argument, NULL, 's' },
-		{ "python", no_argument, NULL, 'p' },
+		{ "python", no_argument, NULL, 'p' },      /* the default; kept for old scripts */
+		{ "no-python", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char caroot[PATH_MAX], pem[PATH_MAX], lines[8192], py[8192] = "";
-	bool python = false;
+	bool python = true, python_asked = false;
 	const char *shell = NULL, *env_shell;
 	struct gbca_err err;
 	struct stat st;
@@ -48,7 +49,10 @@ gbca_cmd_env(int argc, char **argv)
 				return gbca_usage_error("env", "unknown shell \"%s\"; choose bash, zsh or fish", shell);
 			break;
 		case 'p':
-			python = true;
+			python = python_asked = true;
+			break;
+		case 'P':
+			python = false;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -64,10 +68,17 @@ gbca_cmd_env(int argc, char **argv)
 		shell = "fish";
 	if (!gbca_caroot(caroot, sizeof(caroot), &err) ||
 	    !gbca_shells_node_pem(caroot, pem, sizeof(pem), &err) ||
-	    !gbca_shells_env_lines(caroot, shell, lines, sizeof(lines), &err) ||
-	    (python && !gbca_shells_env_lines_python(shell, py, sizeof(py), &err))) {
+	    !gbca_shells_env_lines(caroot, shell, lines, sizeof(lines), &err)) {
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
+	}
+	if (python && !gbca_shells_env_lines_python(shell, py, sizeof(py), &err)) {
+		if (python_asked) {
+			gbca_print_error("%s", err.msg);
+			return GBCA_EXIT_FAIL;
+		}
+		gbca_print_warning("%s; printing the node line only", err.msg);
+		py[0] = '\0';
 	}
 	if (stat(pem, &st) < 0)
 		gbca_print_warning("%s does not exist yet; run 'gbca trust --shells' to create it", pem);

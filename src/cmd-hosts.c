@@ -162,7 +162,8 @@ hosts_main(int argc, char **argv, char **given)
 	};
 	const char *path = NULL, *verb;
 	int ipv6 = -1, c;
-	bool force = false, json = false, on;
+	struct gbca_hosts_change change;
+	bool force = false, json = false;
 	char report[4096], **names;
 	size_t n;
 	struct gbca_err err;
@@ -211,11 +212,13 @@ hosts_main(int argc, char **argv, char **given)
 	if (strcmp(verb, "status") == 0)
 		return run_status(path, names, n, json);
 
-	on = strcmp(verb, "on") == 0;
 	if (ipv6 < 0)
 		ipv6 = gbca_hosts_ipv6_default();
-	if (!gbca_hosts_set(path, (const char *const *)names, n, on, ipv6 == 1, force,
-	                    report, sizeof(report), &err)) {
+	change = (struct gbca_hosts_change){
+		.path = path, .names = (const char *const *)names, .n = n,
+		.on = strcmp(verb, "on") == 0, .ipv6 = ipv6 == 1, .force = force,
+	};
+	if (!gbca_hosts_apply(&change, report, sizeof(report), &err)) {
 		int e = errno;
 		gbca_print_error("%s", err.msg);
 		if ((e == EACCES || e == EPERM) && geteuid() != 0)

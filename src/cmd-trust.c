@@ -22,15 +22,17 @@ static const char trust_usage[] =
 	"  nss      every NSS database of the user (Chrome, Chromium, Firefox profiles)\n"
 	"  node     NODE_EXTRA_CA_CERTS in ~/.bashrc, ~/.zshrc and a fish drop-in\n"
 	"  python   SSL_CERT_FILE and REQUESTS_CA_BUNDLE in the same files, naming the\n"
-	"           system bundle (needs the system store first); only when listed\n"
+	"           system bundle (needs the system store first), for requests, httpx\n"
+	"           and every Python with its own certifi (pyenv, venv, conda)\n"
 	"  java     the JDK's cacerts (JAVA_HOME, or keytool on PATH); on Debian the\n"
 	"           system store covers it\n"
-	"Default: system, nss and java where present, plus node with --shells.\n"
+	"Default: system, nss and java where present, plus node and python with\n"
+	"--shells (leave one out with --stores).\n"
 	"\n"
 	"options:\n"
 	"  --stores LIST     comma-separated stores (or GBCA_TRUST_STORES)\n"
-	"  --shells[=LIST]   also set NODE_EXTRA_CA_CERTS for bash,zsh,fish (default:\n"
-	"                    the ones installed)\n"
+	"  --shells[=LIST]   also set the node and python variables for bash,zsh,fish\n"
+	"                    (default: the shells installed)\n"
 	"  --check           show a table of the stores; exit 0 only if all trust the root\n"
 	"  --json            with --check: JSON for scripts\n"
 	"  -q, --quiet       print nothing on success\n"
@@ -51,7 +53,9 @@ static const char untrust_usage[] =
 struct selection {
 	bool chosen[16];
 	bool explicit_list;
+	bool after_system;   /* chosen by default, not root: needs_system stores wait for the system store */
 };
+
 
 static bool
 parse_stores(const char *list, struct selection *sel, struct gbca_err *err)
@@ -163,6 +167,14 @@ print_sudo_hint(const char *caroot, const char *verb, const char *stores, bool a
 	                stores, caroot, self, verb, stores, all ? " --all" : "");
 }
 
+static bool
+system_lacks_root(const struct gbca_trust_ctx *ctx)
+{
+	char where[GBCA_REPORT_MAX];
+
+	return gbca_store_system.check(ctx, where, sizeof(where)) != GBCA_TRUST_INSTALLED;
+}
+
 static int
 run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install)
 {
@@ -177,7 +189,8 @@ run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install
 
 		if (!sel->chosen[i])
 			continue;
-		if (s->needs_root && !ctx->is_root) {
+		if ((s->needs_root && !ctx->is_root) || (sel->after_system && s->needs_system &&
+		                                          system_lacks_root(ctx))) {
 			used += (size_t)snprintf(skipped + used, sizeof(skipped) - used, "%s%s", used ? "," : "", s->name);
 			continue;
 		}
@@ -212,7 +225,7 @@ trust_main(int argc, char **argv, bool install)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = install ? "trust" : "untrust";
-	struct selection sel = { { false }, false };
+	struct selection sel = { { false }, false, false };
 	struct gbca_trust_ctx ctx;
 	struct gbca_err err;
 	char caroot[PATH_MAX];
@@ -264,16 +277,19 @@ trust_main(int argc, char **argv, bool install)
 	/* Untrust cleans every shell; trust without a list sets the installed ones. */
 	ctx.shells = shell_mask ? shell_mask : (install ? installed_shells() : GBCA_SHELL_ALL);
 	if (!sel.explicit_list) {
-		/* Default: the stores present here; node only when asked (it edits rc
-		 * files); untrust cleans every store that could hold the root. */
+		/* Default: the stores present here; node and python only when asked
+		 * (they edit rc files); untrust cleans every store that could hold
+		 * the root. */
 		for (size_t i = 0; i < gbca_n_stores; i++) {
 			char where[GBCA_REPORT_MAX];
-			bool is_node = gbca_stores[i] == &gbca_store_node;
-			/* python only when listed: it needs the system store first. */
-			if (install && ((is_node && !shells) || gbca_stores[i] == &gbca_store_python))
+			if (install && gbca_stores[i]->rc_files && !shells)
 				continue;
 			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
 		}
+		/* python names the system bundle, which only root can give the
+		 * root: without root, it waits for the sudo run too. */
+		if (install && shells && !ctx.is_root)
+			sel.after_system = true;
 	} else if (shells) {
 		for (size_t i = 0; i < gbca_n_stores; i++)
 			if (gbca_stores[i] == &gbca_store_node)

@@ -32,7 +32,7 @@ static const char up_usage[] =
 	"Does the whole job, each step only if it is not done already:\n"
 	"  1. makes the CA (gbca init) if there is none;\n"
 	"  2. issues the leaf for generativelanguage.googleapis.com;\n"
-	"  3. trusts the CA: system store (as root), NSS databases, Node in bash/zsh/fish;\n"
+	"  3. trusts the CA: system store (as root), NSS, Node and Python in bash/zsh/fish;\n"
 	"  4. points generativelanguage.googleapis.com at 127.0.0.1 (and ::1) in /etc/hosts;\n"
 	"  5. serves: in the foreground, or with --service as the systemd unit gbca-serve.\n"
 	"Then prints the curl command to try. Needs root for steps 3 (system), 4 and 5\n"

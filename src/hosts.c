@@ -1,5 +1,6 @@
 /* The hosts-file entries for the served names: gbca's block, --force, status. */
 #include "config.h"
+#include <gbca/block.h>
 #include <gbca/strbuf.h>
 #include <gbca/hosts.h>
 #include <gbca/names.h>
@@ -40,7 +41,8 @@ struct entry {
 };
 
 struct hosts {
-	char *data;
+	struct gbca_text text;
+	const char *data;          /* text.data */
 	size_t len;
 	struct line *lines;
 	size_t n_lines;
@@ -53,7 +55,7 @@ struct hosts {
 static void
 hosts_free(struct hosts *h)
 {
-	free(h->data);
+	gbca_text_free(&h->text);
 	free(h->lines);
 	free(h->entries);
 	memset(h, 0, sizeof(*h));
@@ -160,12 +162,32 @@ drop_entry(struct hosts *h, size_t i)
 	h->n_entries--;
 }
 
+/* A line inside gbca's block: one of its entries, which goes into h. */
+static bool
+entry_ok(void *arg, const char *p, size_t n)
+{
+	struct hosts *h = arg;
+	struct tok t[3];
+	unsigned char ip[16];
+	int family;
+
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	return tokens(p, n, t, 3) == 2 && (family = tok_addr(&t[0], ip)) != 0 && is_ours(family, ip) &&
+	       memchr(p, '#', n) == NULL && add_entry(h, family == AF_INET6, t[1].p, t[1].len);
+}
+
 /* Splits h->data into lines and finds gbca's block and its entries. */
 static bool
 hosts_parse(struct hosts *h, const char *shown, struct gbca_err *err)
 {
+	struct gbca_block_marks m = { GBCA_HOSTS_BEGIN, GBCA_HOSTS_END, NULL, entry_ok, h };
+	struct gbca_block b;
+	const struct line *bad;
 	size_t cap = 0;
 
+	h->data = h->text.data ? h->text.data : "";
+	h->len = h->text.len;
 	h->begin = h->end = -1;
 	for (size_t off = 0; off < h->len;) {
 		const char *nl = memchr(h->data + off, '\n', h->len - off);
@@ -189,67 +211,34 @@ hosts_parse(struct hosts *h, const char *shown, struct gbca_err *err)
 	if (h->n_lines > 0 && h->lines[0].len >= 2 && h->lines[0].clen == h->lines[0].len - 2)
 		h->eol = "\r\n";
 
-	for (size_t i = 0; i < h->n_lines; i++) {
-		const char *p = h->data + h->lines[i].off;
-		size_t clen = h->lines[i].clen;
-		if (starts_with(p, clen, GBCA_HOSTS_BEGIN)) {
-			if (h->begin >= 0)
-				return gbca_fail(err, "%s has gbca's block twice (lines %zd and %zu); delete one of them by hand",
-				                 shown, h->begin + 1, i + 1);
-			h->begin = (ssize_t)i;
-		} else if (starts_with(p, clen, GBCA_HOSTS_END)) {
-			if (h->begin < 0 || h->end >= 0)
-				return gbca_fail(err, "line %zu of %s ends a gbca block that did not start; delete it by hand", i + 1, shown);
-			h->end = (ssize_t)i;
-		} else if (h->begin >= 0 && h->end < 0) {
-			struct tok t[3];
-			unsigned char ip[16];
-			int family;
-			if (tokens(p, clen, t, 3) != 2 || (family = tok_addr(&t[0], ip)) == 0 || !is_ours(family, ip) ||
-			    memchr(p, '#', clen) != NULL)
-				return gbca_fail(err, "line %zu of %s, inside gbca's block, is not one of gbca's entries: \"%.*s\"; "
-				                 "move it out of the block (or delete it) by hand", i + 1, shown, (int)clen, p);
-			if (!add_entry(h, family == AF_INET6, t[1].p, t[1].len))
-				return gbca_fail(err, "line %zu of %s: name too long or out of memory", i + 1, shown);
-		}
+	switch (gbca_block_find(h->data, h->len, &m, &b)) {
+	case GBCA_BLOCK_OK:
+	case GBCA_BLOCK_BAD_BEGIN:
+		break;
+	case GBCA_BLOCK_NESTED:
+	case GBCA_BLOCK_TWICE:
+		return gbca_fail(err, "%s has gbca's block twice (lines %zu and %zu); delete one of them by hand",
+		                 shown, b.begin_line, b.problem_line);
+	case GBCA_BLOCK_STRAY_END:
+		return gbca_fail(err, "line %zu of %s ends a gbca block that did not start; delete it by hand",
+		                 b.problem_line, shown);
+	case GBCA_BLOCK_FOREIGN:
+		bad = &h->lines[b.problem_line - 1];
+		return gbca_fail(err, "line %zu of %s, inside gbca's block, is not one of gbca's entries: \"%.*s\"; "
+		                 "move it out of the block (or delete it) by hand", b.problem_line, shown,
+		                 (int)bad->clen, h->data + bad->off);
+	case GBCA_BLOCK_NO_END:
+		return gbca_fail(err, "gbca's block in %s (line %zu) has no end line \"%s\"; fix it by hand",
+		                 shown, b.begin_line, GBCA_HOSTS_END);
 	}
-	if (h->begin >= 0 && h->end < 0)
-		return gbca_fail(err, "gbca's block in %s (line %zd) has no end line \"%s\"; fix it by hand",
-		                 shown, h->begin + 1, GBCA_HOSTS_END);
+	for (size_t i = 0; b.found && i < h->n_lines; i++) {
+		if (h->lines[i].off == b.start)
+			h->begin = (ssize_t)i;
+		if (h->lines[i].off + h->lines[i].len == b.end)
+			h->end = (ssize_t)i;
+	}
 	if (h->begin >= 0)
 		h->eol = (h->lines[h->begin].len - h->lines[h->begin].clen == 2) ? "\r\n" : "\n";
-	return true;
-}
-
-/* Reads all of fd. */
-static bool
-read_all(int fd, const char *shown, struct hosts *h, struct gbca_err *err)
-{
-	struct gbca_strbuf b = { 0 };
-	char chunk[8192];
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		gbca_strbuf_add(&b, chunk, (size_t)n);
-		if (b.len > HOSTS_MAX) {
-			free(b.p);
-			errno = EFBIG;
-			return gbca_fail(err, "%s is bigger than %d MB; is it really a hosts file?", shown, HOSTS_MAX >> 20);
-		}
-	}
-	if (n < 0 || b.oom) {
-		int e = b.oom ? ENOMEM : errno;
-		free(b.p);
-		errno = e;
-		return gbca_fail(err, "couldn't read %s: %s", shown, strerror(e));
-	}
-	h->data = b.p;
-	h->len = b.len;
 	return true;
 }
 
@@ -377,27 +366,6 @@ why(int e)
 	}
 }
 
-/* A new file by rename, with mode and owner; on failure errno says why and
- * nothing is left. */
-static bool
-save_as(const char *path, const char *data, size_t len, const struct stat *st, struct gbca_save *s,
-        bool commit)
-{
-	int e;
-
-	if (!gbca_save_begin(s, path, st->st_mode & 07777, NULL))
-		return false;
-	if (!gbca_save_write(s, data, len, NULL) ||
-	    ((st->st_uid != geteuid() || st->st_gid != getegid()) && fchown(s->fd, st->st_uid, st->st_gid) < 0) ||
-	    !gbca_save_finish(s, NULL) || (commit && !gbca_save_commit(s, NULL))) {
-		e = errno;
-		gbca_save_abort(s);
-		errno = e;
-		return false;
-	}
-	return true;
-}
-
 static bool
 pwrite_all(int fd, const char *data, size_t len)
 {
@@ -414,25 +382,8 @@ pwrite_all(int fd, const char *data, size_t len)
 	return true;
 }
 
-static void
-report_add(char *report, size_t len, const char *fmt, ...) GBCA_PRINTF(3, 4);
-
-static void
-report_add(char *report, size_t len, const char *fmt, ...)
-{
-	size_t used = strnlen(report, len);
-	va_list ap;
-
-	if (len == 0 || used + 1 >= len)
-		return;
-	if (used > 0) {
-		report[used++] = '\n';
-		report[used] = '\0';
-	}
-	va_start(ap, fmt);
-	vsnprintf(report + used, len - used, fmt, ap);
-	va_end(ap);
-}
+/* One line per thing done. */
+#define report_add(report, len, ...) gbca_report_add(report, len, "\n", __VA_ARGS__)
 
 /* Replaces the file's content: rename when that works, else in place. */
 static bool
@@ -443,7 +394,7 @@ write_hosts(const char *shown, const char *real, int fd, int rw_errno, const str
 	const char *how;
 	int e;
 
-	if (save_as(real, data, len, st, &s, false)) {
+	if (gbca_text_save(real, data, len, st->st_mode & 07777, st->st_uid, st->st_gid, &s, false)) {
 		if (rename(s.tmp, real) == 0) {
 			s.tmp[0] = '\0';
 			return true;
@@ -509,144 +460,120 @@ has_entry(const struct hosts *h, const char *name)
 	return find_entry(h, false, name) >= 0 || find_entry(h, true, name) >= 0;
 }
 
-bool
-gbca_hosts_set(const char *path, const char *const *names_in, size_t n, bool on, bool ipv6,
-               bool force, char *report, size_t report_len, struct gbca_err *err)
+/* What a change does to the file: the entries it ends with (in h), the
+ * lines --force turns off and the ones it turns back on. */
+struct plan {
+	unsigned char *disable, *enable;   /* per line */
+};
+
+static bool
+in_block(const struct hosts *h, size_t i)
 {
-	static const char *const default_names[] = { GBCA_HOSTS_DEFAULT_NAME };
-	char shown[PATH_MAX], real[PATH_MAX], backup[PATH_MAX + 32];
-	char (*names)[256] = NULL;
-	struct hosts h = { 0 };
-	struct gbca_strbuf out = { 0 };
-	struct stat st;
-	unsigned char *disable = NULL, *enable = NULL;
-	size_t n_before;
-	int fd = -1, rw_errno = 0, e = 0;
-	bool ok = false;
+	return h->begin >= 0 && (ssize_t)i >= h->begin && (ssize_t)i <= h->end;
+}
 
-	if (report_len > 0)
-		report[0] = '\0';
-	if (!gbca_hosts_path(shown, sizeof(shown), path, err))
-		return false;
-	if (on && n == 0) {
-		names_in = default_names;
-		n = 1;
-	}
-	if (n > 0 && (names = calloc(n, sizeof(*names))) == NULL) {
-		errno = ENOMEM;
-		return gbca_fail(err, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!gbca_hosts_check_name(names_in[i], names[i], sizeof(names[i]), err)) {
-			free(names);
-			errno = EINVAL;
-			return false;
-		}
-	}
-	if (!open_locked(shown, real, sizeof(real), &fd, &rw_errno, &st, err)) {
-		e = errno;
-		free(names);
-		errno = e;
-		return false;
-	}
-	if (!read_all(fd, shown, &h, err) || !hosts_parse(&h, shown, err)) {
-		e = errno ? errno : EINVAL;
-		goto out;
-	}
-	disable = calloc(h.n_lines + 1, 1);
-	enable = calloc(h.n_lines + 1, 1);
-	if (disable == NULL || enable == NULL) {
-		e = ENOMEM;
-		gbca_fail(err, "out of memory");
-		goto out;
-	}
+/* A line not gbca's that maps one of the names elsewhere: an error, or with
+ * force, a line to disable. */
+static bool
+plan_conflicts(const struct hosts *h, const struct gbca_hosts_change *c, char (*names)[256], struct plan *pl,
+               const char *shown, struct gbca_err *err)
+{
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const char *p = h->data + h->lines[i].off;
+		size_t clen = h->lines[i].clen;
+		struct tok t[MAX_TOKENS];
+		unsigned char ip[16];
+		size_t nt;
+		int family;
 
-	n_before = h.n_entries;
-	if (on) {
-		/* Conflicts first: a line not gbca's that maps a name elsewhere. */
-		for (size_t i = 0; i < h.n_lines; i++) {
-			const char *p = h.data + h.lines[i].off;
-			size_t clen = h.lines[i].clen;
-			struct tok t[MAX_TOKENS];
-			unsigned char ip[16];
-			size_t nt;
-			int family;
-
-			if (h.begin >= 0 && (ssize_t)i >= h.begin && (ssize_t)i <= h.end)
-				continue;
-			nt = tokens(p, clen, t, MAX_TOKENS);
-			if (nt < 2 || (family = tok_addr(&t[0], ip)) == 0 || is_ours(family, ip))
-				continue;
-			for (size_t k = 1; k < nt; k++) {
-				for (size_t j = 0; j < n; j++) {
-					if (!tok_is(&t[k], names[j]))
-						continue;
-					if (!force) {
-						e = EEXIST;
-						gbca_fail(err, "line %zu of %s already maps %s to %.*s: \"%.*s\"; gbca won't add a "
-						          "second address for it. Delete or comment out that line, or run again "
-						          "with --force, which disables it until 'gbca hosts off'",
-						          i + 1, shown, names[j], (int)t[0].len, t[0].p, (int)clen, p);
-						goto out;
-					}
-					disable[i] = 1;
+		if (in_block(h, i))
+			continue;
+		nt = tokens(p, clen, t, MAX_TOKENS);
+		if (nt < 2 || (family = tok_addr(&t[0], ip)) == 0 || is_ours(family, ip))
+			continue;
+		for (size_t k = 1; k < nt; k++) {
+			for (size_t j = 0; j < c->n; j++) {
+				if (!tok_is(&t[k], names[j]))
+					continue;
+				if (!c->force) {
+					errno = EEXIST;
+					return gbca_fail(err, "line %zu of %s already maps %s to %.*s: \"%.*s\"; gbca won't add a "
+					                 "second address for it. Delete or comment out that line, or run again "
+					                 "with --force, which disables it until 'gbca hosts off'",
+					                 i + 1, shown, names[j], (int)t[0].len, t[0].p, (int)clen, p);
 				}
+				pl->disable[i] = 1;
 			}
 		}
-		for (size_t j = 0; j < n; j++) {
+	}
+	return true;
+}
+
+/* The entries after the change, in h. */
+static bool
+plan_entries(struct hosts *h, const struct gbca_hosts_change *c, char (*names)[256], const char *shown,
+             char *report, size_t report_len)
+{
+	size_t n_before = h->n_entries;
+	ssize_t k;
+
+	if (c->on) {
+		for (size_t j = 0; j < c->n; j++) {
 			bool changed = false;
-			ssize_t k;
-			if (find_entry(&h, false, names[j]) < 0) {
+			if (find_entry(h, false, names[j]) < 0) {
 				changed = true;
-				if (!add_entry(&h, false, names[j], strlen(names[j])))
-					goto oom;
+				if (!add_entry(h, false, names[j], strlen(names[j])))
+					return false;
 			}
-			k = find_entry(&h, true, names[j]);
-			if (ipv6 && k < 0) {
+			k = find_entry(h, true, names[j]);
+			if (c->ipv6 && k < 0) {
 				changed = true;
-				if (!add_entry(&h, true, names[j], strlen(names[j])))
-					goto oom;
-			} else if (!ipv6 && k >= 0) {
+				if (!add_entry(h, true, names[j], strlen(names[j])))
+					return false;
+			} else if (!c->ipv6 && k >= 0) {
 				changed = true;
-				drop_entry(&h, (size_t)k);
+				drop_entry(h, (size_t)k);
 			}
 			if (changed)
-				report_add(report, report_len, "%s -> %s%s in %s", names[j], ADDR4, ipv6 ? ", " ADDR6 : "", shown);
+				report_add(report, report_len, "%s -> %s%s in %s", names[j], ADDR4, c->ipv6 ? ", " ADDR6 : "", shown);
 			else
 				report_add(report, report_len, "%s: already on in %s", names[j], shown);
 		}
-	} else if (n == 0) {
-		for (size_t k = 0; k < h.n_entries; k++)
-			if (first_of_name(&h, k))
-				report_add(report, report_len, "removed %s from %s", h.entries[k].name, shown);
-		h.n_entries = 0;
+	} else if (c->n == 0) {
+		for (size_t e = 0; e < h->n_entries; e++)
+			if (first_of_name(h, e))
+				report_add(report, report_len, "removed %s from %s", h->entries[e].name, shown);
+		h->n_entries = 0;
 		if (n_before == 0)
 			report_add(report, report_len, "already off: %s has no entries from gbca", shown);
 	} else {
-		for (size_t j = 0; j < n; j++) {
-			ssize_t k;
-			if (!has_entry(&h, names[j])) {
+		for (size_t j = 0; j < c->n; j++) {
+			if (!has_entry(h, names[j])) {
 				report_add(report, report_len, "%s: already off in %s", names[j], shown);
 				continue;
 			}
-			while ((k = find_entry(&h, false, names[j])) >= 0 || (k = find_entry(&h, true, names[j])) >= 0)
-				drop_entry(&h, (size_t)k);
+			while ((k = find_entry(h, false, names[j])) >= 0 || (k = find_entry(h, true, names[j])) >= 0)
+				drop_entry(h, (size_t)k);
 			report_add(report, report_len, "removed %s from %s", names[j], shown);
 		}
 	}
+	return true;
+}
 
-	/* A line --force disabled comes back once none of its names is gbca's. */
-	for (size_t i = 0; i < h.n_lines; i++) {
-		const char *p = h.data + h.lines[i].off;
-		size_t clen = h.lines[i].clen, pl = strlen(GBCA_HOSTS_DISABLED);
+/* A line --force disabled comes back once none of its names is gbca's. */
+static void
+plan_reenable(const struct hosts *h, struct plan *pl, const char *shown, char *report, size_t report_len)
+{
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const char *p = h->data + h->lines[i].off;
+		size_t clen = h->lines[i].clen, pl_len = strlen(GBCA_HOSTS_DISABLED);
 		struct tok t[MAX_TOKENS];
 		size_t nt;
 		bool keep = false;
 
-		if (!starts_with(p, clen, GBCA_HOSTS_DISABLED) ||
-		    (h.begin >= 0 && (ssize_t)i >= h.begin && (ssize_t)i <= h.end))
+		if (!starts_with(p, clen, GBCA_HOSTS_DISABLED) || in_block(h, i))
 			continue;
-		nt = tokens(p + pl, clen - pl, t, MAX_TOKENS);
+		nt = tokens(p + pl_len, clen - pl_len, t, MAX_TOKENS);
 		for (size_t k = 1; k < nt && !keep; k++) {
 			char nm[256];
 			if (t[k].len >= sizeof(nm))
@@ -654,83 +581,160 @@ gbca_hosts_set(const char *path, const char *const *names_in, size_t n, bool on,
 			for (size_t c = 0; c < t[k].len; c++)
 				nm[c] = (char)tolower((unsigned char)t[k].p[c]);
 			nm[t[k].len] = '\0';
-			keep = has_entry(&h, nm);
+			keep = has_entry(h, nm);
 		}
 		if (!keep) {
-			enable[i] = 1;
+			pl->enable[i] = 1;
 			report_add(report, report_len, "re-enabled line %zu of %s: \"%.*s\"", i + 1, shown,
-			           (int)(clen - pl), p + pl);
+			           (int)(clen - pl_len), p + pl_len);
 		}
 	}
+}
 
-	/* The new file: the block (at the top, or where it was), then every
-	 * other line as it was, bar the ones disabled or re-enabled. */
-	{
-		struct gbca_strbuf block = { 0 };
-		if (h.n_entries > 0) {
-			gbca_strbuf_str(&block, GBCA_HOSTS_BEGIN " added by 'gbca hosts on'; 'gbca hosts off' removes it");
-			gbca_strbuf_str(&block, h.eol);
-			for (size_t k = 0; k < h.n_entries; k++) {
-				gbca_strbuf_str(&block, h.entries[k].v6 ? ADDR6 : ADDR4);
-				gbca_strbuf_str(&block, " ");
-				gbca_strbuf_str(&block, h.entries[k].name);
-				gbca_strbuf_str(&block, h.eol);
-			}
-			gbca_strbuf_str(&block, GBCA_HOSTS_END);
-			gbca_strbuf_str(&block, h.eol);
+/* The new file: the block (at the top, or where it was), then every other
+ * line as it was, bar the ones disabled or re-enabled. */
+static void
+render(const struct hosts *h, const struct plan *pl, struct gbca_strbuf *out, const char *shown, char *report,
+       size_t report_len)
+{
+	struct gbca_strbuf block = { 0 };
+	size_t dl = strlen(GBCA_HOSTS_DISABLED);
+
+	if (h->n_entries > 0) {
+		gbca_strbuf_str(&block, GBCA_HOSTS_BEGIN " added by 'gbca hosts on'; 'gbca hosts off' removes it");
+		gbca_strbuf_str(&block, h->eol);
+		for (size_t k = 0; k < h->n_entries; k++) {
+			gbca_strbuf_str(&block, h->entries[k].v6 ? ADDR6 : ADDR4);
+			gbca_strbuf_str(&block, " ");
+			gbca_strbuf_str(&block, h->entries[k].name);
+			gbca_strbuf_str(&block, h->eol);
 		}
-		if (h.begin < 0 && block.len > 0)
-			gbca_strbuf_add(&out, block.p, block.len);
-		for (size_t i = 0; i < h.n_lines; i++) {
-			const struct line *l = &h.lines[i];
-			if (h.begin >= 0 && (ssize_t)i >= h.begin && (ssize_t)i <= h.end) {
-				if ((ssize_t)i == h.begin && block.len > 0)
-					gbca_strbuf_add(&out, block.p, block.len);
-				continue;
-			}
-			if (disable[i]) {
-				gbca_strbuf_str(&out, GBCA_HOSTS_DISABLED);
-				report_add(report, report_len, "disabled line %zu of %s: \"%.*s\" ('gbca hosts off' re-enables it)",
-				           i + 1, shown, (int)l->clen, h.data + l->off);
-			}
-			if (enable[i])
-				gbca_strbuf_add(&out, h.data + l->off + strlen(GBCA_HOSTS_DISABLED), l->len - strlen(GBCA_HOSTS_DISABLED));
-			else
-				gbca_strbuf_add(&out, h.data + l->off, l->len);
+		gbca_strbuf_str(&block, GBCA_HOSTS_END);
+		gbca_strbuf_str(&block, h->eol);
+	}
+	if (h->begin < 0)
+		gbca_strbuf_add(out, block.p, block.len);
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const struct line *l = &h->lines[i];
+		if (in_block(h, i)) {
+			if ((ssize_t)i == h->begin)
+				gbca_strbuf_add(out, block.p, block.len);
+			continue;
 		}
-		if (out.p == NULL && !out.oom)
-			gbca_strbuf_add(&out, "", 0);
-		free(block.p);
-		if (block.oom || out.oom)
-			goto oom;
+		if (pl->disable[i]) {
+			gbca_strbuf_str(out, GBCA_HOSTS_DISABLED);
+			report_add(report, report_len, "disabled line %zu of %s: \"%.*s\" ('gbca hosts off' re-enables it)",
+			           i + 1, shown, (int)l->clen, h->data + l->off);
+		}
+		if (pl->enable[i])
+			gbca_strbuf_add(out, h->data + l->off + dl, l->len - dl);
+		else
+			gbca_strbuf_add(out, h->data + l->off, l->len);
 	}
+	gbca_strbuf_add(out, "", 1);
+	out->len--;
+	out->oom |= block.oom;
+	free(block.p);
+}
 
-	if (out.len == h.len && memcmp(out.p, h.data, h.len) == 0) {
-		ok = true;
-		goto out;
-	}
+/* Keeps a copy of the file as it was (the first change only), then writes
+ * the new content. */
+static bool
+commit(const char *shown, const char *real, int fd, int rw_errno, const struct hosts *h,
+       const struct gbca_strbuf *out, char *report, size_t report_len, struct gbca_err *err)
+{
+	const struct stat *st = &h->text.st;
+	char backup[PATH_MAX + 32];
+	struct gbca_save s;
+	int e;
 
-	/* The first change keeps a copy of the file as it was. */
 	if (snprintf(backup, sizeof(backup), "%s%s", shown, GBCA_HOSTS_BACKUP_SUFFIX) >= (int)sizeof(backup)) {
-		e = ENAMETOOLONG;
-		gbca_fail(err, "path too long: %s%s", shown, GBCA_HOSTS_BACKUP_SUFFIX);
-		goto out;
+		errno = ENAMETOOLONG;
+		return gbca_fail(err, "path too long: %s%s", shown, GBCA_HOSTS_BACKUP_SUFFIX);
 	}
 	if (access(backup, F_OK) < 0) {
-		struct gbca_save s;
-		if (errno != ENOENT || !save_as(backup, h.data, h.len, &st, &s, true)) {
+		if (errno != ENOENT ||
+		    !gbca_text_save(backup, h->data, h->len, st->st_mode & 07777, st->st_uid, st->st_gid, &s, true)) {
 			e = errno;
 			gbca_fail(err, "couldn't keep a copy of %s in %s before changing it: %s%s",
 			          shown, backup, strerror(e), why(e));
-			goto out;
+			errno = e;
+			return false;
 		}
 		report_add(report, report_len, "kept a copy of the original in %s", backup);
 	}
-	if (!write_hosts(shown, real, fd, rw_errno, &st, out.p, out.len, report, report_len, err)) {
+	return write_hosts(shown, real, fd, rw_errno, st, out->p, out->len, report, report_len, err);
+}
+
+/* The names the user gave, checked and in normal form; NULL on failure. */
+static char (*check_names(const struct gbca_hosts_change *c, struct gbca_err *err))[256]
+{
+	char (*names)[256] = calloc(c->n ? c->n : 1, sizeof(*names));
+
+	if (names == NULL) {
+		errno = ENOMEM;
+		gbca_fail(err, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (!gbca_hosts_check_name(c->names[i], names[i], sizeof(names[i]), err)) {
+			free(names);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	return names;
+}
+
+bool
+gbca_hosts_apply(const struct gbca_hosts_change *change, char *report, size_t report_len, struct gbca_err *err)
+{
+	static const char *const default_names[] = { GBCA_HOSTS_DEFAULT_NAME };
+	struct gbca_hosts_change c = *change;
+	char shown[PATH_MAX], real[PATH_MAX];
+	char (*names)[256] = NULL;
+	struct hosts h = { 0 };
+	struct gbca_strbuf out = { 0 };
+	struct plan pl = { NULL, NULL };
+	int fd = -1, rw_errno = 0, e = 0;
+	bool ok = false;
+
+	if (report_len > 0)
+		report[0] = '\0';
+	if (!gbca_hosts_path(shown, sizeof(shown), c.path, err))
+		return false;
+	if (c.on && c.n == 0) {
+		c.names = default_names;
+		c.n = 1;
+	}
+	if ((names = check_names(&c, err)) == NULL)
+		return false;
+	if (!open_locked(shown, real, sizeof(real), &fd, &rw_errno, &h.text.st, err)) {
 		e = errno;
 		goto out;
 	}
-	ok = true;
+	if (!gbca_text_read_fd(&h.text, fd, shown, HOSTS_MAX, err) || !hosts_parse(&h, shown, err)) {
+		e = errno ? errno : EINVAL;
+		goto out;
+	}
+	pl.disable = calloc(h.n_lines + 1, 1);
+	pl.enable = calloc(h.n_lines + 1, 1);
+	if (pl.disable == NULL || pl.enable == NULL)
+		goto oom;
+	if (c.on && !plan_conflicts(&h, &c, names, &pl, shown, err)) {
+		e = errno;
+		goto out;
+	}
+	if (!plan_entries(&h, &c, names, shown, report, report_len))
+		goto oom;
+	plan_reenable(&h, &pl, shown, report, report_len);
+	render(&h, &pl, &out, shown, report, report_len);
+	if (out.oom)
+		goto oom;
+	if (out.len == h.len && memcmp(out.p, h.data, h.len) == 0)
+		ok = true;
+	else if (!(ok = commit(shown, real, fd, rw_errno, &h, &out, report, report_len, err)))
+		e = errno;
 	goto out;
 
 oom:
@@ -740,8 +744,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(out.p);
-	free(disable);
-	free(enable);
+	free(pl.disable);
+	free(pl.enable);
 	free(names);
 	hosts_free(&h);
 	if (!ok) {
@@ -751,6 +755,15 @@ out:
 		errno = e ? e : EIO;
 	}
 	return ok;
+}
+
+bool
+gbca_hosts_set(const char *path, const char *const *names, size_t n, bool on, bool ipv6, bool force,
+               char *report, size_t report_len, struct gbca_err *err)
+{
+	struct gbca_hosts_change c = { .path = path, .names = names, .n = n, .on = on, .ipv6 = ipv6, .force = force };
+
+	return gbca_hosts_apply(&c, report, report_len, err);
 }
 
 static void
@@ -803,7 +816,7 @@ gbca_hosts_status(const char *path, const char *name_in, bool *on, char *addr, s
 			return gbca_fail(err, "%s does not exist", shown);
 		return gbca_fail(err, "couldn't read %s: %s", shown, strerror(e));
 	}
-	ok = read_all(fd, shown, &h, err) && hosts_parse(&h, shown, err);
+	ok = gbca_text_read_fd(&h.text, fd, shown, HOSTS_MAX, err) && hosts_parse(&h, shown, err);
 	close(fd);
 	if (!ok) {
 		hosts_free(&h);

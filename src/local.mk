@@ -23,6 +23,7 @@ bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c
 gbca_LDADD = libgbca.a $(GBCA_LIBS)
 libgbca_a_SOURCES += include/gbca/http1.h src/proxy/http1.c
+libgbca_a_SOURCES += include/gbca/block.h src/block.c
 libgbca_a_SOURCES += include/gbca/hosts.h src/hosts.c src/cmd-hosts.c
 libgbca_a_SOURCES += src/cmd-ci.c
 libgbca_a_SOURCES += include/gbca/up.h src/cmd-up.c src/serve-pid.c src/cmd-uninstall.c src/cmd-doctor.c

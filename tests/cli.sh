@@ -157,8 +157,10 @@ rm -rf "$GBCA_CAROOT"; mv "$TMP/ca-copy" "$GBCA_CAROOT"
 is "/cli/ca/no-stray-files" "$(ls -A "$TMP" | grep -c '\.pem')" 0
 
 # --- env ---
-is "/cli/env-bash" "$("$GBCA" env --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"
-is "/cli/env-fish" "$("$GBCA" env --shell fish 2>/dev/null)" "set -gx NODE_EXTRA_CA_CERTS '$GBCA_CAROOT/node-ca.pem'"
+B=$(GBCA_SYSROOT= "$GBCA" env --shell bash 2>/dev/null | sed -n "s/^export SSL_CERT_FILE='\(.*\)'$/\1/p")
+is "/cli/env-bash" "$("$GBCA" env --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"$'\n'"export SSL_CERT_FILE='$B'"$'\n'"export REQUESTS_CA_BUNDLE='$B'"
+is "/cli/env-fish" "$("$GBCA" env --shell fish 2>/dev/null)" "set -gx NODE_EXTRA_CA_CERTS '$GBCA_CAROOT/node-ca.pem'"$'\n'"set -gx SSL_CERT_FILE '$B'"$'\n'"set -gx REQUESTS_CA_BUNDLE '$B'"
+is "/cli/env-no-python" "$("$GBCA" env --no-python --shell bash 2>/dev/null)" "export NODE_EXTRA_CA_CERTS='$GBCA_CAROOT/node-ca.pem'"
 is "/cli/env-eval" "$(eval "$("$GBCA" env 2>/dev/null)"; printf %s "$NODE_EXTRA_CA_CERTS")" "$GBCA_CAROOT/node-ca.pem"
 like "/cli/env-python" "$("$GBCA" env --python --shell bash 2>/dev/null)" "export REQUESTS_CA_BUNDLE='/"
 run "$GBCA" env --shell tcsh;  is "/cli/env-bad-shell-exit-2" "$RC" 2

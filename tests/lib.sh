@@ -121,3 +121,49 @@ sandbox_trust_store() {
 		mount --bind "$TMP/sys$p" "$p"
 	done
 }
+
+# --- Python as people install it (issue 13) ---
+# certifi_python: prints the interpreter behind the python3 that a login
+# shell of the real user finds (pyenv, venv, conda), if its requests uses a
+# certifi bundle of its own rather than the system's (Debian's certifi is
+# the system bundle, so it proves nothing). Without one (a fresh Debian, as
+# in CI) it makes what `pip install certifi` gives a venv: a certifi package
+# whose where() names Mozilla's bundle, taken from the copy pip vendors in
+# Debian's python3-pip-whl, beside Debian's requests. Fails when neither.
+certifi_python() {
+	local home p exe v sp
+	home=$(getent passwd "$(id -u)" | cut -d: -f6)
+	for p in "$(env HOME="$home" bash -lc 'command -v python3' 2>/dev/null)" "$home"/.pyenv/versions/3*/bin/python3; do
+		[ -x "$p" ] || continue
+		exe=$(env HOME="$home" "$p" -c 'import sys, certifi, requests
+w = certifi.where()
+sys.exit(w.startswith(("/etc/", "/usr/share/")) or print(sys.executable))' 2>/dev/null) && [ -x "$exe" ] &&
+			{ echo "$exe"; return 0; }
+	done
+	v="$TMP/certifi-venv"
+	/usr/bin/python3 -m venv --system-site-packages --without-pip "$v" >/dev/null 2>&1 || return 1
+	sp=$("$v/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || return 1
+	mkdir -p "$sp/certifi"
+	"$v/bin/python3" -c 'import glob, sys, zipfile
+w = sorted(glob.glob("/usr/share/python-wheels/pip-*.whl"))[-1]
+open(sys.argv[1], "wb").write(zipfile.ZipFile(w).read("pip/_vendor/certifi/cacert.pem"))' "$sp/certifi/cacert.pem" 2>/dev/null || return 1
+	printf '%s\n' 'import os' 'def where():' '    return os.path.join(os.path.dirname(__file__), "cacert.pem")' \
+	       'def contents():' '    return open(where(), encoding="ascii").read()' > "$sp/certifi/__init__.py"
+	"$v/bin/python3" -c 'import certifi, requests.certs, sys; sys.exit(requests.certs.where() != certifi.where())' 2>/dev/null || return 1
+	echo "$v/bin/python3"
+}
+# py_get PYTHON requests|urllib URL: GET from an interactive bash (which reads
+# the rc files) with PYTHON first on PATH; exit 0 on a 200.
+py_get() {
+	local code
+	case $2 in
+	requests) code="import requests,sys; sys.exit(requests.get('$3', timeout=10).status_code != 200)" ;;
+	urllib) code="import urllib.request,sys; sys.exit(urllib.request.urlopen('$3', timeout=10).status != 200)" ;;
+	esac
+	env -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE PATH="$(dirname "$1"):$PATH" bash -ic "python3 -c \"$code\"" 2>&1
+}
+# py_cert_error PYTHON requests|urllib URL: passes when that GET fails on the
+# certificate (not on a name, a port or anything else).
+py_cert_error() {
+	py_get "$@" | grep -q CERTIFICATE_VERIFY_FAILED
+}

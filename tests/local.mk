@@ -43,6 +43,9 @@ EXTRA_DIST += tests/hosts.sh
 TESTS += tests/ci.sh
 EXTRA_DIST += tests/ci.sh action.yml
 TESTS += tests/serve-misc.sh
+# Root writing a user's rc files (issue 9, attack 4).
+TESTS += tests/trust-root-rc.sh
+EXTRA_DIST += tests/trust-root-rc.sh
 EXTRA_DIST += tests/serve-misc.sh
 # Running work as a path's owner, and the no-follow opener (issue 9).
 check_PROGRAMS += tests/test-drop
@@ -52,3 +55,6 @@ tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
 # Root never acts on a user's paths: each attack of issue 9, planted by a real user.
 TESTS += tests/root-safety.sh
 EXTRA_DIST += tests/root-safety.sh
+# The marked-block module that hosts and the shell stores share (issue 9).
+check_PROGRAMS += tests/test-block
+tests_test_block_LDADD = $(TEST_LIBS)

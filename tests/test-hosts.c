@@ -46,8 +46,10 @@ get(const char *p, size_t *len)
 static bool
 set(const char *p, const char *const *names, size_t n, bool on, bool ipv6, bool force)
 {
+	struct gbca_hosts_change c = { .path = p, .names = names, .n = n, .on = on, .ipv6 = ipv6, .force = force };
+
 	err.msg[0] = '\0';
-	return gbca_hosts_set(p, names, n, on, ipv6, force, report, sizeof(report), &err);
+	return gbca_hosts_apply(&c, report, sizeof(report), &err);
 }
 
 #define SET_OK(...) do { if (!set(__VA_ARGS__)) tap_fail(__FILE__, __LINE__, "failed: %s", err.msg); } while (0)

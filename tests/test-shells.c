@@ -1224,6 +1224,57 @@ add_needing(const char *name, const char *prog, tap_fn fn)
 	tap_add(names[n++], skipped_case);
 }
 
+/* The user's own SSL_CERT_FILE (not the system bundle) is kept: python-ca.pem
+ * holds it and the root, the variables name that file, and untrust gives the
+ * rc files back byte for byte and removes python-ca.pem. */
+static void
+test_python_existing_var(void)
+{
+	char other_dir[600], other[700], own[700], where[1024], *before, *other_pem, *b;
+	struct gbca_ca other_ca;
+	size_t other_len;
+
+	setup_python(false);   /* no root in the system bundle: not needed here */
+	snprintf(other_dir, sizeof(other_dir), "%s/pyother", tap_tmpdir());
+	make_ca(other_dir, false, &other_ca);
+	gbca_ca_free(&other_ca);
+	snprintf(other, sizeof(other), "%s/rootCA.pem", other_dir);
+	snprintf(own, sizeof(own), "%s/python-ca.pem", caroot);
+	other_pem = strdup(slurp(other));
+	other_len = strlen(other_pem);
+	before = snapshot();
+	setenv("SSL_CERT_FILE", other, 1);
+	assert_install();
+	b = slurp(own);
+	assert_true(strncmp(b, other_pem, other_len) == 0);
+	assert_true(memcmp(b + other_len, ctx.root_pem.data, ctx.root_pem.size) == 0);
+	assert_str_contains(report, "python-ca.pem holds the certificates of your SSL_CERT_FILE (");
+	assert_str_contains(slurp(hpath(".bashrc")), "# gbca: SSL_CERT_FILE was '");
+	assert_str_contains(slurp(hpath(".bashrc")), "export REQUESTS_CA_BUNDLE='");
+	assert_str_contains(slurp(hpath(".bashrc")), "python-ca.pem'\n");
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_INSTALLED);
+	/* a new shell: the variable names our file; the note keeps theirs */
+	setenv("SSL_CERT_FILE", own, 1);
+	setenv("REQUESTS_CA_BUNDLE", own, 1);
+	assert_int_eq(do_check(where, sizeof(where)), GBCA_TRUST_INSTALLED);
+	assert_install();
+	assert_str_contains(report, "already set");
+	assert_uninstall();
+	assert_str_contains(report, "in open shells run: export SSL_CERT_FILE='");
+	assert_str_contains(report, "unset REQUESTS_CA_BUNDLE");
+	unsetenv("SSL_CERT_FILE");
+	unsetenv("REQUESTS_CA_BUNDLE");
+	assert_false(exists(own));
+	assert_str_eq(slurp(other), other_pem);
+	{
+		char *after = snapshot();
+		assert_str_eq(after, before);
+		free(after);
+	}
+	free(before);
+	free(other_pem);
+}
+
 int
 main(void)
 {
@@ -1261,6 +1312,7 @@ main(void)
 	tap_add("/shells/python/hand-edited", test_python_hand_edited);
 	tap_add("/shells/python/read-only-and-symlink", test_python_read_only_and_symlink);
 	tap_add("/shells/python/env-lines", test_python_env_lines);
+	tap_add("/shells/python/existing-var-bundled", test_python_existing_var);
 	add_needing("/shells/python/real-bash", "bash", test_python_real_bash);
 	add_needing("/shells/python/real-zsh", "zsh", test_python_real_zsh);
 	add_needing("/shells/python/real-fish", "fish", test_python_real_fish);

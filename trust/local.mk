@@ -4,7 +4,7 @@
 libgbca_a_SOURCES += \
 	include/gbca/der.h trust/der.c \
 	include/gbca/store.h trust/store.c \
-	trust/system.c trust/nss.c trust/shells.c
+	trust/system.c trust/nss.c trust/shells.c trust/node.c trust/python.c
 nodist_libgbca_a_SOURCES = trust/gbca-asn1.c
 EXTRA_DIST += trust/gbca.asn
 BUILT_SOURCES = trust/gbca-asn1.c

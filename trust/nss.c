@@ -857,4 +857,4 @@ check(const struct gbca_trust_ctx *ctx, char *where, size_t len)
 	return all;
 }
 
-const struct gbca_store gbca_store_nss = { "nss", false, check, install, uninstall };
+const struct gbca_store gbca_store_nss = { .name = "nss", .check = check, .install = install, .uninstall = uninstall };

@@ -31,7 +31,7 @@ _gbca()
 	uninstall) opts="--purge --help" ;;
 	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --help" ;;
-	env) opts="--shell --python --help" ;;
+	env) opts="--shell --no-python --help" ;;
 	list) opts="--json --help" ;;
 	help) opts="$commands" ;;
 	*) opts="--help" ;;

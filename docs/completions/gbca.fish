@@ -35,7 +35,7 @@ complete -c gbca -n "__fish_seen_subcommand_from hosts" -l ipv6
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l no-ipv6
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l force
 complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fish"
-complete -c gbca -n "__fish_seen_subcommand_from env" -l python
+complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
 for o in listen http-listen cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r

@@ -53,6 +53,17 @@ bool gbca_hosts_ipv6_default(void);
  * temp file is kept until that is done. A missing file is an error, never
  * created. report gets one line per thing done, or "already on/off".
  * On failure errno tells why (EACCES or EPERM: needs root). */
+struct gbca_hosts_change {
+	const char *path;           /* NULL: the default */
+	const char *const *names;
+	size_t n;
+	bool on;                    /* add (else remove) the names' entries */
+	bool ipv6;                  /* on: ::1 entries too */
+	bool force;                 /* on: disable conflicting lines */
+};
+bool gbca_hosts_apply(const struct gbca_hosts_change *c, char *report, size_t report_len, struct gbca_err *err);
+
+/* The same with the fields as arguments (for callers not yet moved over). */
 bool gbca_hosts_set(const char *path, const char *const *names, size_t n, bool on, bool ipv6,
                     bool force, char *report, size_t report_len, struct gbca_err *err);
 

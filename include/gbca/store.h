@@ -49,6 +49,9 @@ struct gbca_store {
 	/* Idempotent; report is one line saying what was done. */
 	bool (*install)(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err);
 	bool (*uninstall)(const struct gbca_trust_ctx *ctx, char *report, size_t report_len, struct gbca_err *err);
+	bool rc_files;                 /* edits the shells' rc files: chosen by default only with --shells */
+	bool needs_system;             /* names the system bundle: as a normal user, waits for the
+	                                  system store (skipped with the sudo command) unless listed */
 };
 
 extern const struct gbca_store gbca_store_system;
