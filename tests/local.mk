@@ -58,3 +58,6 @@ EXTRA_DIST += tests/root-safety.sh
 # The marked-block module that hosts and the shell stores share (issue 9).
 check_PROGRAMS += tests/test-block
 tests_test_block_LDADD = $(TEST_LIBS)
+# The real sudo: 'sudo gbca up' uses the invoking user's CA, none in /root.
+TESTS += tests/sudo.sh
+EXTRA_DIST += tests/sudo.sh
