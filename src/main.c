@@ -56,7 +56,8 @@ print_usage(FILE *out)
 	fprintf(out,
 	        "\n"
 	        "Run 'gbca COMMAND --help' for a command's options.\n"
-	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca.\n");
+	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca;\n"
+	        "under sudo, the invoking user's (sudo gbca up uses your CA, not root's).\n");
 }
 
 static int
