@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -378,4 +379,18 @@ gbca_read_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, s
 	*data = buf;
 	*len = got;
 	return true;
+}
+
+void *
+gbca_shared_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+gbca_shared_free(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, n);
 }

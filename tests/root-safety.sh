@@ -10,7 +10,7 @@
 in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
-need setpriv ip update-ca-certificates curl
+need setpriv ip update-ca-certificates curl certutil
 mount --make-rprivate /
 ip link set lo up
 # A private /etc: the hosts file (and the backup gbca makes beside it), the
@@ -149,6 +149,25 @@ out=$(as_root env HOME=/root SUDO_USER=gbcau SUDO_UID=$U SUDO_GID=$U SHELL=/bin/
 like "/root-safety/rc-sudo/block-written" "$(cat "$UH/.bashrc")" "NODE_EXTRA_CA_CERTS"
 is "/root-safety/rc-sudo/still-theirs" "$(stat -c %u "$UH/.bashrc")" $U
 ok "/root-safety/rc-sudo/no-root-caroot" test ! -e /root/.local/share/gbca
+
+# --- NSS: ~/.pki/nssdb linked to root's database gets nothing from root ---
+mkdir -p "$D/nssdb"
+certutil -N -d "sql:$D/nssdb" --empty-password
+decoys > "$TMP/decoys.before"
+as_user mkdir -p "$UH/.pki"
+as_user ln -s "$D/nssdb" "$UH/.pki/nssdb"
+out=$(as_root env HOME="$UH" "$GBCA" trust --stores nss 2>&1); rc=$?
+ok "/root-safety/nss-link/decoys-unchanged" decoys_same
+is "/root-safety/nss-link/refused" "$rc" 1
+like "/root-safety/nss-link/says-why" "$out" "nss.*(can't write|couldn't open)"
+# the user's own database: the root goes in, every file stays theirs
+as_user rm "$UH/.pki/nssdb"
+as_user mkdir "$UH/.pki/nssdb"
+as_user certutil -N -d "sql:$UH/.pki/nssdb" --empty-password
+out=$(as_root env HOME=/root SUDO_USER=gbcau SUDO_UID=$U SUDO_GID=$U "$GBCA" trust --stores nss 2>&1); rc=$?
+is "/root-safety/nss-sudo/added" "$rc" 0
+like "/root-safety/nss-sudo/listed" "$(as_user certutil -L -d "sql:$UH/.pki/nssdb")" "gbca"
+is "/root-safety/nss-sudo/files-stay-theirs" "$(find "$UH/.pki" ! -user $U | wc -l)" 0
 
 # --- 6. down signals only a gbca of ours, never a pid the user chose ---
 bash -c 'exec -a gbca-decoy sleep 300' &

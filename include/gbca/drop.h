@@ -38,6 +38,11 @@ bool gbca_read_owned(const char *dir, const char *name, uid_t owner, mode_t forb
 bool gbca_as_owner_of(const char *path, bool (*fn)(void *arg, struct gbca_err *err), void *arg,
                       struct gbca_err *err);
 
+/* Memory that a gbca_as_user child can fill for its parent (MAP_SHARED,
+ * zeroed); NULL when out of memory. Free with gbca_shared_free(p, n). */
+void *gbca_shared_alloc(size_t n);
+void gbca_shared_free(void *p, size_t n);
+
 /* Who to act as for path (a CAROOT, a HOME): the deepest non-root owner among the
  * path's components, as written and as resolved (a user-owned symlink or folder
  * anywhere on the way hands the rest of the path to that user), else root. Parts
