@@ -267,6 +267,62 @@ test_open_owned(void)
 	assert_str_contains(err.msg, "owned by uid 65534");
 }
 
+static void
+test_save_owned(void)
+{
+	struct stat st;
+	char *data;
+	size_t len;
+
+	if (!is_root())
+		return;
+	open_tmpdir();
+	assert_int_eq(mkdir(tap_path("home"), 0755), 0);
+	assert_int_eq(chown(tap_path("home"), NOBODY, NOBODY), 0);
+	assert_int_eq(mkdir(tap_path("rootdir"), 0755), 0);
+	/* into the user's folder: the file is theirs */
+	assert_true(gbca_save_file_owned(tap_path("home/pid"), "42\n", 3, 0644, &err));
+	assert_int_eq(stat(tap_path("home/pid"), &st), 0);
+	assert_int_eq(st.st_uid, NOBODY);
+	/* through the user's link to root's folder: refused, nothing written */
+	assert_int_eq(symlink(tap_path("rootdir"), tap_path("home/link")), 0);
+	assert_int_eq(lchown(tap_path("home/link"), NOBODY, NOBODY), 0);
+	assert_false(gbca_save_file_owned(tap_path("home/link/pid"), "42\n", 3, 0644, &err));
+	assert_str_contains(err.msg, "Permission denied");
+	assert_int_eq(access(tap_path("rootdir/pid"), F_OK), -1);
+	/* root's own folder: root writes */
+	assert_true(gbca_save_file_owned(tap_path("rootdir/pid"), "7\n", 2, 0644, &err));
+	assert_int_eq(stat(tap_path("rootdir/pid"), &st), 0);
+	assert_int_eq(st.st_uid, 0);
+	/* read back through the opener, with its size limit */
+	assert_true(gbca_read_owned(tap_path("home"), "pid", NOBODY, 022, 16, &data, &len, &err));
+	assert_int_eq(len, 3);
+	assert_str_eq(data, "42\n");
+	free(data);
+	assert_false(gbca_read_owned(tap_path("home"), "pid", NOBODY, 022, 2, &data, &len, &err));
+	assert_str_contains(err.msg, "larger than 2 bytes");
+}
+
+static bool
+fill_shared(void *arg, struct gbca_err *e)
+{
+	(void)e;
+	*(int *)arg = (int)geteuid();
+	return true;
+}
+
+static void
+test_shared(void)
+{
+	int *v = gbca_shared_alloc(sizeof(int));
+
+	assert_true(v != NULL);
+	*v = -1;
+	assert_true(gbca_as_owner(NOBODY, NOBODY, fill_shared, v, &err));
+	assert_int_eq(*v, is_root() ? NOBODY : (int)geteuid());
+	gbca_shared_free(v, sizeof(int));
+}
+
 int
 main(void)
 {
@@ -277,5 +333,7 @@ main(void)
 	tap_add("/drop/owner-err", test_owner_err);
 	tap_add("/drop/owner-of", test_owner_of);
 	tap_add("/drop/open-owned", test_open_owned);
+	tap_add("/drop/save-owned", test_save_owned);
+	tap_add("/drop/shared", test_shared);
 	return tap_run();
 }
