@@ -103,7 +103,7 @@ static bool
 remove_issued(const struct gbca_ledger_entry *e, void *data)
 {
 	struct user_files *u = data;
-	gnutls_datum_t d, der = { NULL, 0 };
+	gnutls_datum_t d;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_x509_privkey_t key = NULL;
 	unsigned char fp[32], id1[64], id2[64];
@@ -150,7 +150,6 @@ out:
 		gnutls_memset(d.data, 0, d.size);
 		gnutls_free(d.data);
 	}
-	gnutls_free(der.data);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	gnutls_x509_crt_deinit(crt);

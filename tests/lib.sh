@@ -167,3 +167,20 @@ py_get() {
 py_cert_error() {
 	py_get "$@" | grep -q CERTIFICATE_VERIFY_FAILED
 }
+
+# private_etc_and_user: inside private namespaces (after `mount --make-rprivate /`),
+# a private copy of /etc, so that the hosts file and its backup, passwd and
+# sudoers change only here, holding a real non-root user gbcau (uid $U=4242,
+# home $UH=$TMP/u, owned by them). The caller's EXIT trap must `umount -R /etc`.
+private_etc_and_user() {
+	cp -a /etc "$TMP/etc"
+	mount --bind "$TMP/etc" /etc
+	U=4242
+	UH="$TMP/u"
+	chmod 755 "$TMP"
+	mkdir -p "$UH"
+	chown $U:$U "$UH"
+	echo "gbcau:x:$U:$U:gbca test user:$UH:/bin/bash" >> /etc/passwd
+	echo "gbcau:x:$U:" >> /etc/group
+	echo "gbcau:*:19000:0:99999:7:::" >> /etc/shadow
+}

@@ -13,23 +13,11 @@ in_namespaces -n -m -- "$@"
 need setpriv ip update-ca-certificates curl certutil
 mount --make-rprivate /
 ip link set lo up
-# A private /etc: the hosts file (and the backup gbca makes beside it), the
-# user's passwd line and sudoers change only here.
-cp -a /etc "$TMP/etc"
-mount --bind "$TMP/etc" /etc
+private_etc_and_user   # the user gbcau ($U, $UH), in this namespace only
 trap 'umount -R /etc; rm -rf "$TMP"' EXIT
 sandbox_trust_store
 update-ca-certificates >/dev/null 2>&1
 printf '127.0.0.1\tlocalhost\n' > /etc/hosts
-
-# --- the user, in this namespace only ---
-U=4242
-UH="$TMP/u"
-chmod 755 "$TMP"
-mkdir -p "$UH"
-chown $U:$U "$UH"
-echo "gbcau:x:$U:$U:gbca test user:$UH:/bin/bash" >> /etc/passwd
-echo "gbcau:x:$U:" >> /etc/group
 as_user() { setpriv --reuid=$U --regid=$U --init-groups env HOME="$UH" "$@"; }
 CAROOT="$UH/.local/share/gbca"
 as_user "$GBCA" init -q > /dev/null 2>&1 || echo "# init as the user failed"

@@ -12,8 +12,7 @@ in_namespaces -n -m -- "$@"
 need sudo setpriv ip update-ca-certificates curl
 mount --make-rprivate /
 ip link set lo up
-cp -a /etc "$TMP/etc"
-mount --bind "$TMP/etc" /etc
+private_etc_and_user   # the user gbcau ($U, $UH)
 mkdir -p "$TMP/root"; chmod 700 "$TMP/root"
 mount --bind "$TMP/root" /root
 SERVE=
@@ -22,14 +21,6 @@ sandbox_trust_store
 update-ca-certificates >/dev/null 2>&1
 printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost\n' "$(hostname)" > /etc/hosts
 
-U=4242
-UH="$TMP/u"
-chmod 755 "$TMP"
-mkdir -p "$UH"
-chown $U:$U "$UH"
-echo "gbcau:x:$U:$U:gbca test user:$UH:/bin/bash" >> /etc/passwd
-echo "gbcau:x:$U:" >> /etc/group
-echo "gbcau:*:19000:0:99999:7:::" >> /etc/shadow
 cat > /etc/sudoers <<'EOF'
 Defaults env_reset
 Defaults env_keep += "ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS"
