@@ -215,23 +215,34 @@ gbca_owner_of(const char *path, uid_t *uid, gid_t *gid, struct gbca_err *err)
 int
 gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, struct gbca_err *err)
 {
+	/* Links and others' files are a danger only when root reads for a user:
+	 * a user reading their own CAROOT (which may be a link to another disk),
+	 * or root reading a root-owned path, may follow them. */
+	bool strict = geteuid() == 0 && owner != 0;
+	int nofollow = strict ? O_NOFOLLOW : 0;
+	char real[PATH_MAX];
 	struct stat st;
 	int dfd, fd, e;
 
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A CAROOT may itself be the user's link to another disk: resolve it,
+	 * and trust the folder reached only if fstat says it is the owner's (it
+	 * can't be swapped for root's folder: the owner check would see that). */
+	if (strict && realpath(dir, real) != NULL)
+		dir = real;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
 	if (dfd < 0) {
 		e = errno;
 		gbca_fail(err, "couldn't open %s: %s%s", dir, strerror(e),
 		          e == ELOOP || e == ENOTDIR ? " (it must be a folder, not a link)" : "");
 		return -1;
 	}
-	if (fstat(dfd, &st) < 0 || st.st_uid != owner) {
+	if (fstat(dfd, &st) < 0 || (strict && st.st_uid != owner)) {
 		close(dfd);
 		gbca_fail(err, "refusing %s: it is owned by uid %u, not by uid %u who keeps it", dir,
 		          (unsigned)st.st_uid, (unsigned)owner);
 		return -1;
 	}
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | nofollow | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	e = errno;
 	close(dfd);
 	if (fd < 0) {
@@ -244,7 +255,7 @@ gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, s
 		gbca_fail(err, "refusing %s/%s: not a regular file", dir, name);
 		return -1;
 	}
-	if (st.st_uid != owner) {
+	if (strict && st.st_uid != owner) {
 		close(fd);
 		gbca_fail(err, "refusing %s/%s: it is owned by uid %u, not by uid %u who keeps it", dir, name,
 		          (unsigned)st.st_uid, (unsigned)owner);

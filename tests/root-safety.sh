@@ -75,6 +75,13 @@ like "/root-safety/sighup-link/kept-serving" "$(cat "$TMP/serve.out")" "SIGHUP: 
 kill $SERVE; wait $SERVE 2>/dev/null
 as_user rm -f "$CAROOT/serve"
 
+# a CAROOT that is the user's own link to another folder of theirs still serves
+as_user mv "$CAROOT" "$UH/ca-real"
+as_user ln -s "$UH/ca-real" "$CAROOT"
+serve_bg --pid-file off; _tap_result $? "/root-safety/caroot-link/serves"
+kill $SERVE; wait $SERVE 2>/dev/null
+as_user rm "$CAROOT"; as_user mv "$UH/ca-real" "$CAROOT"; as_user rm -rf "$CAROOT/serve"
+
 # --- 1b. the CA key as a link: root reads only the owner's own files ---
 as_user mv "$CAROOT/rootCA-key.pem" "$CAROOT/key.real"
 as_user ln -s "$D/cert-key.pem" "$CAROOT/rootCA-key.pem"

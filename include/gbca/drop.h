@@ -55,7 +55,9 @@ bool gbca_owner_of(const char *path, uid_t *uid, gid_t *gid, struct gbca_err *er
  * for serve): dir is opened O_DIRECTORY|O_NOFOLLOW and must be a folder owned by
  * owner, name is opened with openat and O_NOFOLLOW and must be a regular file
  * owned by owner with none of the forbid mode bits (e.g. 077). Returns the fd, or
- * -1 with a message saying which check failed. */
+ * -1 with a message saying which check failed. The link and owner checks apply
+ * when root reads for another owner; otherwise (a user's own files, root's own
+ * path) links are followed and only the type and mode are checked. */
 int gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid,
                     struct gbca_err *err);
 
