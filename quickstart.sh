@@ -3,8 +3,9 @@
 # run the whole job, 'gbca up' against Gemini Balance on http://127.0.0.1:8000
 # (or $GBCA_UPSTREAM): the CA (once), the certificate, trust (system store,
 # NSS databases, Node in bash, zsh and fish), the hosts entry, and the proxy
-# (a systemd service where systemd runs, else in the foreground). Safe to run
-# again; 'gbca uninstall' undoes it all.
+# (a systemd service where systemd runs, else in the background: pid and log
+# in CAROOT, 'gbca down' stops it). Safe to run again; 'gbca uninstall'
+# undoes it all.
 set -eu
 cd "$(dirname "$0")"
 
@@ -12,7 +13,9 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-as_root .ci/deps
+# GBCA_QUICKSTART_SKIP_DEPS=1 skips only this step (tests/quickstart.sh: CI
+# has installed the packages already).
+[ -n "${GBCA_QUICKSTART_SKIP_DEPS:-}" ] || as_root .ci/deps
 [ -x configure ] || autoreconf -fi
 [ -f Makefile ] || ./configure
 make -j"$(nproc)"
@@ -23,8 +26,8 @@ upstream=${GBCA_UPSTREAM:-http://127.0.0.1:8000}
 [ "$(id -u)" = 0 ] || { [ -f "$caroot/rootCA.pem" ] || ./gbca init; ./gbca trust --stores nss --shells; }
 if [ -d /run/systemd/system ]; then
 	as_root env GBCA_CAROOT="$caroot" ./gbca up --upstream "$upstream" --service
-	echo "Check it any time with: ./gbca doctor"
 else
-	echo "(no systemd here: serving in the foreground; Ctrl-C or './gbca down' stops it)"
+	echo "(no systemd here: the proxy runs in the background; './gbca down' stops it)"
 	as_root env GBCA_CAROOT="$caroot" ./gbca up --upstream "$upstream"
 fi
+echo "Check it any time with: ./gbca doctor"

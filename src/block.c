@@ -55,19 +55,21 @@ gbca_text_read_fd(struct gbca_text *t, int fd, const char *show, size_t max, str
 	return true;
 }
 
-bool
-gbca_text_read(struct gbca_text *t, const char *path, const char *show, size_t max, struct gbca_err *err)
+static bool
+text_read(struct gbca_text *t, const char *path, const char *show, size_t max, int flags, struct gbca_err *err)
 {
 	bool ok;
 	int fd, e;
 
 	memset(t, 0, sizeof(*t));
 	/* O_NONBLOCK: a FIFO planted in place of the file must not hang us. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags)) < 0) {
 		e = errno;
 		if (e == ENOENT || e == ENOTDIR)
 			return true;
 		errno = e;
+		if (e == ELOOP && (flags & O_NOFOLLOW))
+			return gbca_fail(err, "%s turned into a symbolic link while gbca read it; leaving it alone", show);
 		return gbca_fail(err, "couldn't read %s: %s", show, strerror(e));
 	}
 	ok = gbca_text_read_fd(t, fd, show, max, err);
@@ -75,6 +77,19 @@ gbca_text_read(struct gbca_text *t, const char *path, const char *show, size_t m
 	close(fd);
 	errno = e;
 	return ok;
+}
+
+bool
+gbca_text_read(struct gbca_text *t, const char *path, const char *show, size_t max, struct gbca_err *err)
+{
+	return text_read(t, path, show, max, 0, err);
+}
+
+bool
+gbca_text_read_nofollow(struct gbca_text *t, const char *path, const char *show, size_t max,
+                        struct gbca_err *err)
+{
+	return text_read(t, path, show, max, O_NOFOLLOW, err);
 }
 
 void

@@ -9,7 +9,6 @@
 #include <gbca/proxy.h>
 #include <gbca/run.h>
 #include <gbca/store.h>
-#include <gbca/up.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,10 +29,14 @@ static const char usage[] =
 	"\n"
 	"Checks, one line each with the fix when one fails: the CA; the proxy's\n"
 	"certificate; the hosts entry; the proxy listening; a real TLS handshake from\n"
-	"this machine verified by the system store, every NSS database and a Node\n"
-	"started like your shell; the upstream answering; HTTPS_PROXY without NO_PROXY;\n"
-	"a same-host upstream that would loop back; the upstream asking for a token.\n"
-	"Exit 0 only when every check passes (warnings don't fail).\n"
+	"this machine verified by GnuTLS with the system store; every NSS database;\n"
+	"node and python3 (requests, else ssl+urllib) as an interactive login shell\n"
+	"of yours ($SHELL) finds them, each connecting to the proxy; the upstream\n"
+	"answering; HTTPS_PROXY without NO_PROXY; a same-host upstream that loops\n"
+	"back (a test request with a Google key answered 508); the upstream asking\n"
+	"for a token.\n"
+	"A failed check shows the client's own error. Exit 0 only when every check\n"
+	"passes (warnings don't fail).\n"
 	"\n"
 	"options:\n"
 	"  --upstream URL   Gemini Balance (default http://127.0.0.1:8000)\n"
@@ -113,15 +116,18 @@ check_leaf(struct doctor *d)
 	struct gbca_ca ca;
 	unsigned status = 1;
 	long left;
+	int ret;
 
 	snprintf(file, sizeof(file), "serve/%s.pem", d->name);
 	if (!gbca_path_join(path, sizeof(path), d->cfg.caroot, file, NULL) || gnutls_load_file(path, &data) < 0) {
-		report(d, "certificate", FAIL, "gbca up (or start gbca serve: it issues one)", "no certificate at %s", path);
+		/* gnutls_load_file says only "Error while reading file." */
+		report(d, "certificate", FAIL, "gbca up (or start gbca serve: it issues one)", "no certificate at %s: %s", path,
+		       access(path, R_OK) < 0 ? strerror(errno) : "unreadable");
 		return;
 	}
 	gnutls_x509_crt_init(&crt);
-	if (gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_PEM) < 0) {
-		report(d, "certificate", FAIL, "delete it and restart gbca serve", "%s is not a certificate", path);
+	if ((ret = gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_PEM)) < 0) {
+		report(d, "certificate", FAIL, "delete it and restart gbca serve", "%s is not a certificate: %s", path, gnutls_strerror(ret));
 		goto out;
 	}
 	left = (long)((gnutls_x509_crt_get_expiration_time(crt) - time(NULL)) / 86400);
@@ -133,10 +139,14 @@ check_leaf(struct doctor *d)
 	} else if (!gbca_ca_load(d->cfg.caroot, false, &ca, NULL)) {
 		report(d, "certificate", FAIL, "gbca up", "no CA to check %s against", path);
 	} else {
-		if (gnutls_x509_crt_verify(crt, &ca.crt, 1, 0, &status) < 0 || status != 0)
+		if ((ret = gnutls_x509_crt_verify(crt, &ca.crt, 1, 0, &status)) < 0 || status != 0) {
+			gnutls_datum_t why = { NULL, 0 };
+			if (ret == 0)
+				gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
 			report(d, "certificate", FAIL, "restart gbca serve: it issues one from the current CA",
-			       "%s was not issued by the current CA", path);
-		else
+			       "%s was not issued by the current CA: %.200s", path, why.data ? (const char *)why.data : gnutls_strerror(ret));
+			gnutls_free(why.data);
+		} else
 			report(d, "certificate", left < 7 ? WARN : PASS, "send gbca serve SIGHUP to renew it",
 			       "%s covers %s, %ld days left", path, d->name, left);
 		gbca_ca_free(&ca);
@@ -146,21 +156,25 @@ out:
 	gnutls_free(data.data);
 }
 
-/* The address the name resolves to through the system resolver (hosts file). */
-static bool
+/* The address the name resolves to through the system resolver (hosts file):
+ * 0, or getaddrinfo's error. */
+static int
 resolve(const char *name, struct sockaddr_storage *ss, socklen_t *len, char *text, size_t text_len)
 {
 	struct addrinfo hints, *res = NULL;
+	int ret;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(name, "443", &hints, &res) != 0 || res == NULL)
-		return false;
+	if ((ret = getaddrinfo(name, "443", &hints, &res)) != 0)
+		return ret;
+	if (res == NULL)
+		return EAI_NONAME;
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	getnameinfo(res->ai_addr, res->ai_addrlen, text, (socklen_t)text_len, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(res);
-	return true;
+	return 0;
 }
 
 static bool
@@ -184,46 +198,83 @@ connect_timeout(const struct sockaddr_storage *ss, socklen_t len)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (const struct sockaddr *)ss, len) < 0) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
 }
 
-/* A TLS handshake to the name, verified with the system trust store. */
+/* A TLS client session to the proxy over a new connection, verified against
+ * the system trust store when verify is set. Returns the fd (-1 with errno
+ * when it can't connect); *ret is the handshake's result. */
+static int
+tls_connect(struct doctor *d, const struct sockaddr_storage *ss, socklen_t len, bool verify,
+            gnutls_certificate_credentials_t *creds, gnutls_session_t *s, int *ret)
+{
+	int fd = connect_timeout(ss, len);
+
+	*creds = NULL;
+	*s = NULL;
+	if (fd < 0)
+		return -1;
+	gnutls_certificate_allocate_credentials(creds);
+	if (verify)
+		gnutls_certificate_set_x509_system_trust(*creds);
+	gnutls_init(s, GNUTLS_CLIENT);
+	gnutls_set_default_priority(*s);
+	gnutls_credentials_set(*s, GNUTLS_CRD_CERTIFICATE, *creds);
+	gnutls_server_name_set(*s, GNUTLS_NAME_DNS, d->name, strlen(d->name));
+	if (verify)
+		gnutls_session_set_verify_cert(*s, d->name, 0);
+	gnutls_transport_set_int(*s, fd);
+	do
+		*ret = gnutls_handshake(*s);
+	while (*ret < 0 && !gnutls_error_is_fatal(*ret));
+	return fd;
+}
+
+static void
+tls_close(int fd, gnutls_certificate_credentials_t creds, gnutls_session_t s)
+{
+	if (s)
+		gnutls_deinit(s);
+	if (creds)
+		gnutls_certificate_free_credentials(creds);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A TLS handshake to the name, verified by GnuTLS with the system trust store.
+ * It speaks for GnuTLS only: curl, node and python read other files or
+ * variables, and are checked (or not) on lines of their own. */
 static void
 check_tls_system(struct doctor *d, const struct sockaddr_storage *ss, socklen_t len)
 {
-	gnutls_certificate_credentials_t creds = NULL;
-	gnutls_session_t s = NULL;
+	gnutls_certificate_credentials_t creds;
+	gnutls_session_t s;
+	gnutls_datum_t why = { NULL, 0 };
 	int fd, ret;
 
-	fd = connect_timeout(ss, len);
+	fd = tls_connect(d, ss, len, true, &creds, &s, &ret);
 	if (fd < 0) {
-		report(d, "TLS: system store", FAIL, "start the proxy first", "can't connect");
+		report(d, "TLS: system store", FAIL, "start the proxy first", "can't connect: %s", strerror(errno));
 		return;
 	}
-	gnutls_certificate_allocate_credentials(&creds);
-	gnutls_certificate_set_x509_system_trust(creds);
-	gnutls_init(&s, GNUTLS_CLIENT);
-	gnutls_set_default_priority(s);
-	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds);
-	gnutls_server_name_set(s, GNUTLS_NAME_DNS, d->name, strlen(d->name));
-	gnutls_session_set_verify_cert(s, d->name, 0);
-	gnutls_transport_set_int(s, fd);
-	do
-		ret = gnutls_handshake(s);
-	while (ret < 0 && !gnutls_error_is_fatal(ret));
-	if (ret == 0)
-		report(d, "TLS: system store", PASS, "", "handshake with %s verified (curl, python, GnuTLS and OpenSSL programs)", d->name);
-	else if (ret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+	if (ret == 0) {
+		report(d, "TLS: system store", PASS, "", "handshake with %s verified by GnuTLS with the system store", d->name);
+	} else if (ret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		gnutls_certificate_verification_status_print(gnutls_session_get_verify_cert_status(s), GNUTLS_CRT_X509, &why, 0);
+		while (why.data && why.size && why.data[why.size - 1] == ' ')
+			why.data[--why.size] = '\0';
 		report(d, "TLS: system store", FAIL, "sudo GBCA_CAROOT=\"$(gbca caroot)\" gbca trust --stores system",
-		       "the system store does not trust the proxy's certificate");
-	else
+		       "GnuTLS with the system store: %.300s", why.data ? (const char *)why.data : gnutls_strerror(ret));
+		gnutls_free(why.data);
+	} else {
 		report(d, "TLS: system store", FAIL, "check the proxy's log", "handshake failed: %s", gnutls_strerror(ret));
-	gnutls_deinit(s);
-	gnutls_certificate_free_credentials(creds);
-	close(fd);
+	}
+	tls_close(fd, creds, s);
 }
 
 static void
@@ -248,46 +299,184 @@ check_store(struct doctor *d, const struct gbca_store *store, const char *label,
 	gbca_trust_ctx_free(&ctx);
 }
 
-/* Node, started the way the user's shell starts it (rc files read). */
-static void
-check_node(struct doctor *d)
-{
-	char node[PATH_MAX], script[1024], out[2048];
-	const char *shell = getenv("SHELL"), *base;
-	int status;
+/* The clients below run as a new terminal of the user's would run them: in a
+ * login shell (PATH from the profile: pyenv, nvm), interactive for bash and
+ * zsh because Debian's ~/.bashrc returns at once otherwise, before anything
+ * gbca or the user put there. It runs detached from any terminal (an
+ * interactive shell would take ours, or complain that it can't), with its own
+ * stderr on /dev/null; the client's own output and errors come through 2>&1.
+ * The name reaches the scripts through the environment, never quoted into them.
+ * Each script writes "exe PATH", "lib WHAT" and then "ok DETAIL" or
+ * "error MESSAGE"; anything else it prints (warnings, a shell's "command not
+ * found") is kept as the error when those are missing. Exit 100: the program is
+ * not on the login shell's PATH. */
+#define NOT_ON_PATH 100
+#define CLIENT_TIMEOUT 30
 
-	if (!gbca_find_program("node", node, sizeof(node))) {
-		report(d, "TLS: Node", PASS, "", "node is not installed");
-		return;
-	}
+struct client_run {
+	char shell[16];
+	char exe[PATH_MAX], lib[128], ok[128], error[400];
+	int status;
+};
+
+static const char *
+user_shell(void)
+{
+	const char *shell = getenv("SHELL"), *base;
+
 	base = shell ? strrchr(shell, '/') : NULL;
 	base = base ? base + 1 : "bash";
-	if (strcmp(base, "bash") && strcmp(base, "zsh") && strcmp(base, "fish"))
+	if (strcmp(base, "zsh") && strcmp(base, "fish"))
 		base = "bash";
-	snprintf(script, sizeof(script),
-	         "node -e \"setTimeout(()=>process.exit(3),5000);"
-	         "require('tls').connect({host:'%s',port:443,servername:'%s'},function(){"
-	         "process.exit(this.authorized?0:1)}).on('error',e=>{console.log(e.code);process.exit(1)})\"",
-	         d->name, d->name);
-	{
-		const char *argv[] = { base, strcmp(base, "fish") ? "-ic" : "-c", script, NULL };
-		if (!gbca_run(argv, out, sizeof(out), &status, NULL)) {
-			report(d, "TLS: Node", FAIL, "install the shell named in $SHELL", "can't start %s", base);
-			return;
-		}
+	return base;
+}
+
+/* The value after "KEY " on a line of out, bounded and without control bytes. */
+static void
+take_line(const char *out, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key), n = 0;
+
+	buf[0] = '\0';
+	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, kl) != 0 || l[kl] != ' ')
+			continue;
+		for (l += kl + 1; *l && *l != '\n' && n + 1 < len; l++)
+			buf[n++] = (unsigned char)*l < 0x20 ? ' ' : *l;
+		buf[n] = '\0';
+		return;
 	}
-	if (status == 0)
-		report(d, "TLS: Node", PASS, "", "node started from %s trusts the proxy", base);
-	else
-		report(d, "TLS: Node", FAIL, "gbca trust --shells, then open a new shell (or eval \"$(gbca env)\")",
-		       "node started from %s does not trust the proxy%s%.80s", base, out[0] ? ": " : "", out);
+}
+
+/* out with newlines as "; " and the protocol lines left out: what the shell or
+ * the client said besides them. */
+static void
+other_lines(const char *out, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const char *l = out; l && *l && n + 1 < len; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (!strncmp(l, "exe ", 4) || !strncmp(l, "lib ", 4) || !strncmp(l, "ok ", 3) || *l == '\n')
+			continue;
+		if (n && n + 3 < len) {
+			memcpy(buf + n, "; ", 2);
+			n += 2;
+		}
+		for (; *l && *l != '\n' && n + 1 < len; l++)
+			buf[n++] = (unsigned char)*l < 0x20 ? ' ' : *l;
+		buf[n] = '\0';
+	}
+}
+
+static bool
+run_client(struct doctor *d, const char *script, struct client_run *r, struct gbca_err *err)
+{
+	const char *shell = user_shell();
+	const char *bash_argv[] = { shell, "-l", "-i", "-c", script, NULL };
+	const char *fish_argv[] = { shell, "-l", "-c", script, NULL };
+	char out[4096];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->shell, sizeof(r->shell), "%s", shell);
+	if (setenv("GBCA_DOCTOR_HOST", d->name, 1) < 0)
+		return gbca_fail(err, "couldn't set GBCA_DOCTOR_HOST: %s", strerror(errno));
+	if (!gbca_run_detached(strcmp(shell, "fish") ? bash_argv : fish_argv, CLIENT_TIMEOUT, out, sizeof(out),
+	                       &r->status, err))
+		return false;
+	take_line(out, "exe", r->exe, sizeof(r->exe));
+	take_line(out, "lib", r->lib, sizeof(r->lib));
+	take_line(out, "ok", r->ok, sizeof(r->ok));
+	take_line(out, "error", r->error, sizeof(r->error));
+	if (!r->error[0])
+		other_lines(out, r->error, sizeof(r->error));
+	if (!r->error[0])
+		snprintf(r->error, sizeof(r->error), "exit status %d and no message", r->status);
+	return true;
+}
+
+/* Node: a TLS connection to the proxy, verified as Node does (its own CA list
+ * plus NODE_EXTRA_CA_CERTS). Plain sh/fish syntax; no ' or \ inside the JS. */
+static const char node_script[] =
+	"command -v node >/dev/null 2>&1 || exit 100\n"
+	"node -e '\n"
+	"const h = process.env.GBCA_DOCTOR_HOST;\n"
+	"console.log(\"exe \" + process.execPath);\n"
+	"console.log(\"lib node \" + process.version);\n"
+	"setTimeout(() => { console.log(\"error no TLS answer in 10 s\"); process.exit(1); }, 10000);\n"
+	"require(\"tls\").connect({ host: h, port: 443, servername: h }, () => {\n"
+	"  console.log(\"ok handshake verified\"); process.exit(0);\n"
+	"}).on(\"error\", e => {\n"
+	"  console.log(\"error \" + (e.code ? e.code + \": \" : \"\") + e.message); process.exit(1);\n"
+	"});\n"
+	"' 2>&1\n";
+
+/* Python: requests if it imports (certifi's bundle, or REQUESTS_CA_BUNDLE),
+ * else ssl+urllib (OpenSSL's default paths, or SSL_CERT_FILE). Any HTTP answer
+ * means the TLS connection was verified. No ' or \ inside the Python. */
+static const char python_script[] =
+	"command -v python3 >/dev/null 2>&1 || exit 100\n"
+	"python3 -c '\n"
+	"import os, sys\n"
+	"print(\"exe \" + sys.executable)\n"
+	"url = \"https://\" + os.environ[\"GBCA_DOCTOR_HOST\"] + \"/v1beta/models\"\n"
+	"try:\n"
+	"    import requests\n"
+	"    print(\"lib requests \" + requests.__version__)\n"
+	"except Exception:\n"
+	"    requests = None\n"
+	"    print(\"lib ssl+urllib\")\n"
+	"sys.stdout.flush()\n"
+	"try:\n"
+	"    if requests:\n"
+	"        code = requests.get(url, timeout=10).status_code\n"
+	"    else:\n"
+	"        import ssl, urllib.request, urllib.error\n"
+	"        try:\n"
+	"            code = urllib.request.urlopen(url, timeout=10, context=ssl.create_default_context()).status\n"
+	"        except urllib.error.HTTPError as e:\n"
+	"            code = e.code\n"
+	"except Exception as e:\n"
+	"    m = str(e)\n"
+	"    i = m.find(\"[SSL\")\n"
+	"    if i >= 0:\n"
+	"        m = m[i:].split(chr(39))[0].split(\">\")[0]\n"
+	"    else:\n"
+	"        m = type(e).__name__ + \": \" + m\n"
+	"    print(\"error \" + m[:300])\n"
+	"    sys.exit(1)\n"
+	"print(\"ok HTTP %d\" % code)\n"
+	"' 2>&1\n";
+
+static void
+check_client(struct doctor *d, const char *label, const char *prog, const char *script, const char *fix)
+{
+	struct client_run r;
+	struct gbca_err err;
+	char trust_fix[300];
+
+	if (!run_client(d, script, &r, &err)) {
+		report(d, label, FAIL, "check your shell's startup files", "%s from a login %s: %s", prog, user_shell(), err.msg);
+		return;
+	}
+	if (r.status == NOT_ON_PATH)
+		report(d, label, PASS, "", "no %s on a login %s's PATH", prog, r.shell);
+	else if (r.status == 0 && r.ok[0])
+		report(d, label, PASS, "", "%s (%s, from a login %s) trusts the proxy: %s", r.exe, r.lib, r.shell, r.ok);
+	else {
+		/* gbca writes ~/.bashrc, which a login bash reads only through its profile */
+		snprintf(trust_fix, sizeof(trust_fix), "%s%s", fix,
+		         strcmp(r.shell, "bash") ? "" : "; if it is done, make ~/.profile (or ~/.bash_profile) read ~/.bashrc");
+		report(d, label, FAIL, strstr(r.error, "CERT") || strstr(r.error, "cert") ? trust_fix : "check the proxy's log, HTTPS_PROXY and NO_PROXY",
+		       "%s (%s, from a login %s): %.300s", r.exe[0] ? r.exe : prog, r.lib[0] ? r.lib : "?", r.shell, r.error);
+	}
 }
 
 static void
 check_upstream(struct doctor *d, bool *local)
 {
 	const struct sockaddr_storage *ss = &d->cfg.upstream_ss;
-	char req[512], resp[512];
+	char req[512], resp[512] = "", why[128] = "";
 	const char *key = getenv("GEMINI_API_KEY");
 	int fd, status = 0;
 	ssize_t n;
@@ -301,13 +490,27 @@ check_upstream(struct doctor *d, bool *local)
 	}
 	n = snprintf(req, sizeof(req), "GET /v1beta/models HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n",
 	             d->name, key ? "x-goog-api-key: " : "", key ? key : "", key ? "\r\n" : "");
-	if (write(fd, req, (size_t)n) == n && (n = read(fd, resp, sizeof(resp) - 1)) > 12) {
-		resp[n] = '\0';
+	if (write(fd, req, (size_t)n) != n)
+		snprintf(why, sizeof(why), "writing: %s", strerror(errno));
+	else if ((n = read(fd, resp, sizeof(resp) - 1)) < 0)
+		snprintf(why, sizeof(why), "reading: %s", strerror(errno == EAGAIN ? ETIMEDOUT : errno));
+	else if (n == 0)
+		snprintf(why, sizeof(why), "it closed the connection without a word");
+	else if (n > 12 && strncmp(resp, "HTTP/1.", 7) == 0)
 		status = atoi(resp + 9);
+	else {
+		char shown[48];
+		size_t i;
+
+		for (i = 0; i + 1 < sizeof(shown) && i < (size_t)n; i++)
+			shown[i] = resp[i] >= 0x20 && resp[i] < 0x7f ? resp[i] : '.';
+		shown[i] = '\0';
+		snprintf(why, sizeof(why), "it sent \"%s\"", shown);
 	}
 	close(fd);
 	if (status == 0) {
-		report(d, "upstream", FAIL, "check that the upstream speaks HTTP", "%s accepted a connection but sent no HTTP answer", d->cfg.upstream_url);
+		report(d, "upstream", FAIL, "check that the upstream speaks HTTP",
+		       "%s accepted a connection but gave no HTTP answer: %s", d->cfg.upstream_url, why);
 		return;
 	}
 	report(d, "upstream", PASS, "", "%s answers (HTTP %d)", d->cfg.upstream_url, status);
@@ -343,7 +546,7 @@ check_https_proxy(struct doctor *d)
 	}
 	snprintf(list, sizeof(list), "%s", np ? np : "");
 	for (tok = strtok_r(list, ", ", &save); tok && !covered; tok = strtok_r(NULL, ", ", &save)) {
-		size_t tl = strlen(tok), nl = strlen(d->name);
+		size_t tl, nl = strlen(d->name);
 		const char *t = tok[0] == '*' && tok[1] == '.' ? tok + 1 : tok;
 		tl = strlen(t);
 		covered = strcmp(tok, "*") == 0 || strcasecmp(t, d->name) == 0 ||
@@ -357,14 +560,56 @@ check_https_proxy(struct doctor *d)
 		       "HTTPS_PROXY=%s sends clients past the hosts file to the proxy server", p);
 }
 
-/* Whether the running 'gbca serve' (pid file) was started with --google-passthrough. */
-static bool
-serve_passes_through(const char *caroot)
+/* Same-host loop: Gemini Balance on this host calls the name with a Google key
+ * and reaches the proxy through the hosts entry. A request with such a key
+ * (made up: "AIza" and 35 more) shows what the proxy does with it: 508 unless
+ * it runs with --google-passthrough, which sends it on to Google. */
+static void
+check_loop(struct doctor *d, const struct sockaddr_storage *ss, socklen_t len)
 {
-	char cmd[4096];
-	long pid;
+	static const char key[] = "AIza" "gbca-doctor-same-host-loop-probe-00";
+	gnutls_certificate_credentials_t creds;
+	gnutls_session_t s;
+	char req[512], resp[256] = "";
+	size_t got = 0;
+	int fd, ret, n, status = 0;
 
-	return gbca_up_serve_pid(caroot, &pid, cmd, sizeof(cmd)) && strstr(cmd, "--google-passthrough") != NULL;
+	fd = tls_connect(d, ss, len, false, &creds, &s, &ret);
+	if (fd < 0 || ret < 0) {
+		report(d, "same-host loop", WARN, "check the proxy's log", "couldn't send the test request: %s",
+		       fd < 0 ? strerror(errno) : gnutls_strerror(ret));
+		tls_close(fd, creds, s);
+		return;
+	}
+	n = snprintf(req, sizeof(req), "GET /v1beta/models HTTP/1.1\r\nHost: %s\r\nx-goog-api-key: %s\r\nConnection: close\r\n\r\n",
+	             d->name, key);
+	ret = (int)gnutls_record_send(s, req, (size_t)n);
+	/* bounded: a TLS 1.3 ticket or a receive timeout (5 s) comes back as AGAIN */
+	for (int tries = 0; ret >= 0 && tries < 4 && got + 1 < sizeof(resp) && !memchr(resp, '\n', got);) {
+		ret = (int)gnutls_record_recv(s, resp + got, sizeof(resp) - 1 - got);
+		if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
+			tries++;
+			ret = 0;
+		} else if (ret > 0) {
+			got += (size_t)ret;
+		} else if (ret == 0) {
+			break;
+		}
+	}
+	resp[got] = '\0';
+	tls_close(fd, creds, s);
+	if (got > 12 && strncmp(resp, "HTTP/1.", 7) == 0)
+		status = atoi(resp + 9);
+	if (status == 508)
+		report(d, "same-host loop", WARN,
+		       "if Gemini Balance runs on this host: gbca down, then gbca up -- --google-passthrough",
+		       "the upstream is on this host: its own calls to %s reach the proxy, which answered 508 "
+		       "to a test request with a Google key", d->name);
+	else if (status)
+		report(d, "same-host loop", PASS, "", "a test request with a Google key was not looped back (HTTP %d)", status);
+	else
+		report(d, "same-host loop", WARN, "check the proxy's log", "the test request got no HTTP answer: %s",
+		       ret < 0 ? gnutls_strerror(ret) : "connection closed");
 }
 
 int
@@ -383,8 +628,8 @@ gbca_cmd_doctor(int argc, char **argv)
 	socklen_t len = 0;
 	char addr[INET6_ADDRSTRLEN + 8] = "";
 	struct gbca_err err;
-	bool resolved, local = false;
-	int c, fd, rc;
+	bool listening = false, local = false;
+	int c, fd, rc, gai;
 
 	if (d == NULL)
 		return GBCA_EXIT_FAIL;
@@ -419,28 +664,31 @@ gbca_cmd_doctor(int argc, char **argv)
 		printf("{\"checks\":[");
 	check_ca(d);
 	check_leaf(d);
-	resolved = resolve(d->name, &ss, &len, addr, sizeof(addr));
-	if (!resolved)
-		report(d, "hosts entry", FAIL, "sudo gbca hosts on", "%s does not resolve", d->name);
+	gai = resolve(d->name, &ss, &len, addr, sizeof(addr));
+	if (gai != 0)
+		report(d, "hosts entry", FAIL, "sudo gbca hosts on", "%s does not resolve: %s", d->name,
+		       gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 	else if (!is_loopback(&ss))
 		report(d, "hosts entry", FAIL, "sudo gbca hosts on", "%s resolves to %s, not to this machine", d->name, addr);
 	else
 		report(d, "hosts entry", PASS, "", "%s -> %s", d->name, addr);
-	if (resolved && is_loopback(&ss) && (fd = connect_timeout(&ss, len)) >= 0) {
+	if (gai == 0 && is_loopback(&ss) && (fd = connect_timeout(&ss, len)) >= 0) {
 		close(fd);
+		listening = true;
 		report(d, "proxy", PASS, "", "listening on %s port 443", addr);
 		check_tls_system(d, &ss, len);
 		check_store(d, &gbca_store_nss, "TLS: NSS (browsers)", "gbca trust --stores nss (close the browsers first)");
-		check_node(d);
-	} else if (resolved && is_loopback(&ss)) {
-		report(d, "proxy", FAIL, "gbca up (or sudo gbca serve)", "nothing listens on %s port 443", addr);
+		check_client(d, "TLS: Node", "node", node_script,
+		             "gbca trust --shells, then open a new shell (or eval \"$(gbca env)\")");
+		check_client(d, "TLS: Python", "python3", python_script,
+		             "gbca trust --shells --stores python, then open a new shell");
+	} else if (gai == 0 && is_loopback(&ss)) {
+		report(d, "proxy", FAIL, "gbca up (or sudo gbca serve)", "nothing listens on %s port 443: %s", addr, strerror(errno));
 	}
 	check_upstream(d, &local);
 	check_https_proxy(d);
-	if (local && !serve_passes_through(d->cfg.caroot))
-		report(d, "same-host loop", WARN,
-		       "if Gemini Balance runs on this host, start the proxy with --google-passthrough (gbca up -- --google-passthrough)",
-		       "the upstream is on this host: its own calls to %s reach the proxy (answered 508)", d->name);
+	if (local && listening)
+		check_loop(d, &ss, len);
 	if (d->json)
 		printf("],\"passed\":%s}\n", d->failed ? "false" : "true");
 	else

@@ -53,7 +53,7 @@ static const char untrust_usage[] =
 struct selection {
 	bool chosen[16];
 	bool explicit_list;
-	bool after_system;   /* chosen by default, not root: needs_system stores wait for the system store */
+	bool after_system;   /* chosen by default: stores that name the system bundle may wait for it */
 };
 
 
@@ -167,14 +167,6 @@ print_sudo_hint(const char *caroot, const char *verb, const char *stores, bool a
 	                stores, caroot, self, verb, stores, all ? " --all" : "");
 }
 
-static bool
-system_lacks_root(const struct gbca_trust_ctx *ctx)
-{
-	char where[GBCA_REPORT_MAX];
-
-	return gbca_store_system.check(ctx, where, sizeof(where)) != GBCA_TRUST_INSTALLED;
-}
-
 static int
 run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install)
 {
@@ -189,8 +181,7 @@ run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install
 
 		if (!sel->chosen[i])
 			continue;
-		if ((s->needs_root && !ctx->is_root) || (sel->after_system && s->needs_system &&
-		                                          system_lacks_root(ctx))) {
+		if ((s->needs_root && !ctx->is_root) || (sel->after_system && gbca_store_waits_for_system(s, ctx))) {
 			used += (size_t)snprintf(skipped + used, sizeof(skipped) - used, "%s%s", used ? "," : "", s->name);
 			continue;
 		}
@@ -209,6 +200,36 @@ run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install
 	if (skipped[0])
 		print_sudo_hint(ctx->caroot, install ? "trust" : "untrust", skipped, ctx->all);
 	return ok ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
+}
+
+/* Default: the stores present here; node and python only when asked (they
+ * edit rc files); untrust cleans every store that could hold the root. */
+static void
+select_defaults(const struct gbca_trust_ctx *ctx, struct selection *sel, bool install, bool shells)
+{
+	for (size_t i = 0; i < gbca_n_stores; i++)
+		sel->chosen[i] = gbca_store_default(gbca_stores[i], ctx, install, shells);
+	/* python names the system bundle, which only root can give the
+	 * root: without root, it waits for the sudo run too. */
+	sel->after_system = install;
+}
+
+bool
+gbca_trust_default_stores(const char *caroot, struct gbca_err *err)
+{
+	struct selection sel = { { false }, false, false };
+	struct gbca_trust_ctx ctx;
+	int rc;
+
+	if (!gbca_trust_ctx_init(&ctx, caroot, err))
+		return false;
+	ctx.shells = installed_shells();
+	select_defaults(&ctx, &sel, true, true);
+	rc = run_stores(&ctx, &sel, true);
+	gbca_trust_ctx_free(&ctx);
+	if (rc != GBCA_EXIT_OK)
+		return gbca_fail(err, "not every store trusts the CA yet (see above)");
+	return true;
 }
 
 static int
@@ -277,19 +298,7 @@ trust_main(int argc, char **argv, bool install)
 	/* Untrust cleans every shell; trust without a list sets the installed ones. */
 	ctx.shells = shell_mask ? shell_mask : (install ? installed_shells() : GBCA_SHELL_ALL);
 	if (!sel.explicit_list) {
-		/* Default: the stores present here; node and python only when asked
-		 * (they edit rc files); untrust cleans every store that could hold
-		 * the root. */
-		for (size_t i = 0; i < gbca_n_stores; i++) {
-			char where[GBCA_REPORT_MAX];
-			if (install && gbca_stores[i]->rc_files && !shells)
-				continue;
-			sel.chosen[i] = gbca_stores[i]->check(&ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
-		}
-		/* python names the system bundle, which only root can give the
-		 * root: without root, it waits for the sudo run too. */
-		if (install && shells && !ctx.is_root)
-			sel.after_system = true;
+		select_defaults(&ctx, &sel, install, shells);
 	} else if (shells) {
 		for (size_t i = 0; i < gbca_n_stores; i++)
 			if (gbca_stores[i] == &gbca_store_node)

@@ -16,8 +16,11 @@ libgbca_a_SOURCES = \
 	include/gbca/run.h src/run.c \
 	src/cmd-util.c src/cmd-caroot.c src/cmd-init.c src/cmd-issue.c src/cmd-list.c \
 	src/cmd-trust.c src/cmd-env.c src/cmd-serve.c \
+	include/gbca/serve-options.h src/serve-options.c \
 	include/gbca/loop.h src/proxy/loop.c \
-	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c
+	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c \
+	include/gbca/worker.h src/proxy/bufpool.c src/proxy/reply.c src/proxy/upstream.c src/proxy/exchange.c src/proxy/conn.c src/proxy/clientio.c \
+	include/gbca/headers.h src/proxy/headers.c
 
 bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c
@@ -26,4 +29,5 @@ libgbca_a_SOURCES += include/gbca/http1.h src/proxy/http1.c
 libgbca_a_SOURCES += include/gbca/block.h src/block.c
 libgbca_a_SOURCES += include/gbca/hosts.h src/hosts.c src/cmd-hosts.c
 libgbca_a_SOURCES += src/cmd-ci.c
+libgbca_a_SOURCES += include/gbca/unit.h src/unit.c
 libgbca_a_SOURCES += include/gbca/up.h src/cmd-up.c src/serve-pid.c src/cmd-uninstall.c src/cmd-doctor.c

@@ -168,13 +168,57 @@ py_cert_error() {
 	py_get "$@" | grep -q CERTIFICATE_VERIFY_FAILED
 }
 
+# private_etc: a private copy of /etc on a tmpfs mounted over it (inside a
+# private mount namespace), so that what gbca writes beside /etc/hosts (its
+# backup /etc/hosts.gbca-backup) or elsewhere in /etc never reaches the
+# machine, nor races with other tests. Call it before sandbox_trust_store.
+# (The tmpfs goes with the namespace: mounts made on it later leave nothing
+# behind in $TMP that the cleanup could trip over.)
+# Tests that still write the machine's /etc (only /etc/hosts private) may
+# have a hosts.gbca-backup there for a moment: the copy starts without it.
+private_etc() {
+	cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc" &&
+		rm -f /etc/hosts.gbca-backup
+}
+
+# readme_block TEXT: the first ```sh block of README.md after the line that
+# contains TEXT, so tests run README's commands as written.
+readme_block() {
+	awk -v start="$1" 'index($0, start) { on = 1 } on && /^```sh/ { inb = 1; next } inb && /^```/ { exit } inb { print }' "$srcdir/README.md"
+}
+
+# sandbox_machine: inside unshare -n -m, a machine of the test's own: the
+# loopback up, a private /etc whose hosts file holds only localhost, a
+# private trust store in the state its hooks keep, and no service manager to
+# reach (tmpfs over /run/systemd and /run/dbus: systemctl, as 'gbca up
+# --service' runs it, can't touch the machine's).
+sandbox_machine() {
+	local d
+	mount --make-rprivate /
+	ip link set lo up
+	private_etc
+	sandbox_trust_store
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+	update-ca-certificates >/dev/null 2>&1
+	for d in /run/systemd /run/dbus; do
+		[ -d "$d" ] && mount -t tmpfs none "$d"
+	done
+	return 0
+}
+
+# start_upstream PORT: tests/upstream.py (the stand-in Gemini Balance) on
+# 127.0.0.1:PORT, recording into $TMP/record.jsonl; UPSTREAM is its pid.
+start_upstream() {
+	/usr/bin/python3 "$srcdir/tests/upstream.py" --port "$1" --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
+	UPSTREAM=$!
+	wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
+}
+
 # private_etc_and_user: inside private namespaces (after `mount --make-rprivate /`),
-# a private copy of /etc, so that the hosts file and its backup, passwd and
-# sudoers change only here, holding a real non-root user gbcau (uid $U=4242,
-# home $UH=$TMP/u, owned by them). The caller's EXIT trap must `umount -R /etc`.
+# private_etc holding a real non-root user gbcau (uid $U=4242, home $UH=$TMP/u,
+# owned by them), so that passwd, sudoers and the hosts file change only here.
 private_etc_and_user() {
-	cp -a /etc "$TMP/etc"
-	mount --bind "$TMP/etc" /etc
+	private_etc
 	U=4242
 	UH="$TMP/u"
 	chmod 755 "$TMP"

@@ -61,3 +61,28 @@ tests_test_block_LDADD = $(TEST_LIBS)
 # The real sudo: 'sudo gbca up' uses the invoking user's CA, none in /root.
 TESTS += tests/sudo.sh
 EXTRA_DIST += tests/sudo.sh
+# gbca doctor: each claim in both directions, with real clients from a login shell.
+TESTS += tests/doctor.sh
+EXTRA_DIST += tests/doctor.sh
+# Proxy integrity (issue 10): smuggling, leftovers, HTTP/1.0, CORS, Via, reload, descriptors.
+TESTS += tests/serve-integrity.sh
+EXTRA_DIST += tests/serve-integrity.sh tests/integrity-upstream.py
+# gbca serve's header policy (src/proxy/headers.c).
+check_PROGRAMS += tests/test-headers
+tests_test_headers_LDADD = $(TEST_LIBS)
+# gbca up as users type it: option forms, serve's options after --, converging, no half-done state.
+TESTS += tests/up-forms.sh
+EXTRA_DIST += tests/up-forms.sh
+# serve --listen: a port alone means the loopbacks; wider addresses warn.
+TESTS += tests/serve-listen.sh
+EXTRA_DIST += tests/serve-listen.sh
+# README's first command, ./quickstart.sh, then README's curl and gbca down.
+TESTS += tests/quickstart.sh
+EXTRA_DIST += tests/quickstart.sh
+# README.md's commands, run as written (tests/readme.sh reads its markers).
+TESTS += tests/readme.sh
+EXTRA_DIST += tests/readme.sh
+# up --service under a real systemd (systemd-nspawn, a debootstrapped Debian 12
+# built once per machine in $GBCA_TEST_ROOTFS, default /var/cache/gbca-test-rootfs).
+TESTS += tests/systemd.sh
+EXTRA_DIST += tests/systemd.sh

@@ -410,7 +410,7 @@ printf 'listen = 127.0.0.1:%s\n' "$P" > "$TMP/both.conf"
 	--workers 1 --access-log off --user root 2>"$TMP/both.err" &
 SERVE=$!
 wait_until 100 grep -q 'listening on' "$TMP/both.err"
-like "/serve-misc/config/http-listen-keeps-tls" "$(head -n 1 "$TMP/both.err")" "listening on 127.0.0.1:$P, 127.0.0.1:$PH \(plain HTTP\)"
+like "/serve-misc/config/http-listen-keeps-tls" "$(grep "listening on" "$TMP/both.err")" "listening on 127.0.0.1:$P, 127.0.0.1:$PH \(plain HTTP\)"
 stop_serve
 
 # --- 10. leaf renewal ---------------------------------------------------------------------------

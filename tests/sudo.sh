@@ -42,6 +42,7 @@ ok "/sudo/sudo-works" as_user sudo -n true
 ok "/sudo/user-init" as_user "$GBCA" init -q
 ca_before=$(sha256sum "$CAROOT/rootCA.pem" "$CAROOT/rootCA-key.pem")
 echo 'export EDITOR=vi' | as_user tee "$UH/.bashrc" > /dev/null
+echo '[ -f ~/.bashrc ] && . ~/.bashrc' | as_user tee "$UH/.profile" > /dev/null   # as Debian's skel
 
 /usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
 UPSTREAM=$!

@@ -111,6 +111,12 @@ test_read(void)
 	gbca_text_free(&t);
 	assert_false(gbca_text_read(&t, p, "text", 3, &err));
 	assert_str_contains(err.msg, "text is bigger than");
+	/* a link where a resolved path was expected is refused, not followed */
+	assert_int_eq(symlink(p, tap_path("link")), 0);
+	assert_false(gbca_text_read_nofollow(&t, tap_path("link"), "link", 100, &err));
+	assert_str_contains(err.msg, "link turned into a symbolic link");
+	assert_true(gbca_text_read_nofollow(&t, p, "text", 100, &err));
+	gbca_text_free(&t);
 	/* a FIFO in place of the file is refused at once, never waited on */
 	assert_int_eq(mkfifo(fifo, 0600), 0);
 	assert_false(gbca_text_read(&t, fifo, "fifo", 100, &err));

@@ -966,6 +966,21 @@ test_span_eq_and_find(void)
 	assert_int_eq(http1_find_header(text, R.headers, R.n_headers, "host", 0), 0);
 }
 
+/* A Connection option that names a framing field or Host would have the
+ * proxy drop that field and forward a body the next hop frames otherwise. */
+static void
+test_connection_framing(void)
+{
+	assert_int_eq(req("POST /" H11 "Content-Length: 5\r\nConnection: Content-Length\r\n\r\n"), 400);
+	assert_str_eq(why, "Connection names a framing header or Host");
+	assert_int_eq(req("POST /" H11 "Transfer-Encoding: chunked\r\nConnection: keep-alive, transfer-encoding\r\n\r\n"), 400);
+	assert_int_eq(req("GET /" H11 "Connection: x-a\r\nConnection: HOST\r\n\r\n"), 400);
+	assert_int_eq(req("GET /" H11 "Connection: content-lengthx\r\n\r\n"), 0);
+	assert_int_eq(resp("HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 2\r\n\r\n"), 502);
+	assert_int_eq(resp("HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n"), 502);
+	assert_int_eq(resp("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n"), 0);
+}
+
 /* Spans of a parsed request stay inside the head. */
 static void
 test_spans_in_head(void)
@@ -999,6 +1014,7 @@ main(void)
 	tap_add("/http1/cl-and-te", test_cl_and_te);
 	tap_add("/http1/host", test_host);
 	tap_add("/http1/connection", test_connection);
+	tap_add("/http1/connection-framing", test_connection_framing);
 	tap_add("/http1/upgrade", test_upgrade);
 	tap_add("/http1/expect", test_expect);
 	tap_add("/http1/too-many-headers", test_too_many_headers);

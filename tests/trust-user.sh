@@ -80,6 +80,8 @@ out=$("$GBCA" trust --stores nss --shells 2>&1); rc=$?
 is "/trust/user/trust-exit-0" "$rc" 0
 like "/trust/user/trust-reports-nss" "$out" "^nss: .*3 databases"
 like "/trust/user/trust-reports-node" "$out" "node: NODE_EXTRA_CA_CERTS set in"
+# --stores names what is wanted: python, a default of --shells, is left out.
+fails "/trust/user/stores-leaves-python-out" grep -q SSL_CERT_FILE "$HOME/.bashrc" "$HOME/.zshrc"
 for db in $DBS; do
 	ok "/trust/user/nss-accepts$db" nss_ok "$db"
 	like "/trust/user/nss-server-auth-only$db" "$(certutil -L -d "sql:$db")" "gbca-[0-9a-f]{16} +C,,"

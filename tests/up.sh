@@ -11,6 +11,7 @@ in_namespaces -n -m -- "$@"
 need update-ca-certificates certutil curl node faketime ip
 mount --make-rprivate /
 ip link set lo up
+private_etc
 sandbox_trust_store
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n# keep me\n' > "$TMP/hosts"
 mount --bind "$TMP/hosts" /etc/hosts
@@ -20,13 +21,15 @@ export SHELL=/bin/bash
 mkdir -p "$HOME/.pki/nssdb"
 certutil -N -d "sql:$HOME/.pki/nssdb" --empty-password
 printf 'export EDITOR=vi\n' > "$HOME/.bashrc"
+# Login shells (doctor starts one) read ~/.bashrc through ~/.profile, as Debian's skel has it.
+printf '. "$HOME/.bashrc"\n' > "$HOME/.profile"
 NAME=generativelanguage.googleapis.com
 CAROOT="$HOME/.local/share/gbca"
 
 /usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
 UPSTREAM=$!
 SERVE=
-trap 'kill $UPSTREAM $SERVE 2>/dev/null; "$GBCA" down >/dev/null 2>&1; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $UPSTREAM $SERVE 2>/dev/null; "$GBCA" down >/dev/null 2>&1; kill $(gbca_pids) 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 50); do grep -q ready "$TMP/upstream.out" && break; sleep 0.1; done
 
 snapshot() {
@@ -40,11 +43,11 @@ snapshot() {
 }
 snapshot > "$TMP/before"
 
+# up starts the proxy in the background and returns once it listens.
 up_bg() {
-	"$GBCA" up -- --workers 1 --user root --access-log off > "$TMP/up.out" 2>&1 &
-	SERVE=$!
-	for _ in $(seq 100); do grep -q "listening on" "$TMP/up.out" && return 0; kill -0 $SERVE 2>/dev/null || break; sleep 0.1; done
-	cat "$TMP/up.out" | sed 's/^/# /'
+	"$GBCA" up -- --workers 1 --user root --access-log off > "$TMP/up.out" 2>&1 &&
+		kill -0 "$(cat "$CAROOT/serve.pid")" && port_open 127.0.0.1 443 && return 0
+	sed 's/^/# /' "$TMP/up.out"
 	return 1
 }
 seed_curl() {
@@ -61,6 +64,7 @@ python_requests() {
 }
 
 ok "/up/first-run" up_bg
+SERVE=$(cat "$CAROOT/serve.pid" 2>/dev/null)
 like "/up/steps-printed" "$(tr '\n' ' ' < "$TMP/up.out")" "\[1/5\] CA: created.*\[4/5\] hosts:.*curl https://$NAME"
 is "/up/seed-curl" "$(seed_curl)" 200
 like "/up/seed-curl-body" "$(cat "$TMP/body")" "hello from upstream"
@@ -89,9 +93,9 @@ is "/up/doctor-passes" "$rc" 0
 ok "/up/doctor-json" sh -c "'$GBCA' doctor --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"passed\"] and len(d[\"checks\"]) >= 8'"
 
 mid=$(snapshot)
-out=$("$GBCA" up 2>&1); rc=$?
+out=$("$GBCA" up -- --workers 1 --user root --access-log off 2>&1); rc=$?
 is "/up/again-exit-0" "$rc" 0
-like "/up/again-changes-nothing" "${out//$'\n'/ }" "CA: present.*already.*already listens"
+like "/up/again-changes-nothing" "${out//$'\n'/ }" "CA: present.*already.*already running in the background \\(pid $SERVE\\) with these options"
 is "/up/again-same-state" "$(snapshot)" "$mid"
 
 # doctor names the right fix for each failure
@@ -127,6 +131,7 @@ like "/doctor/hosts-missing-fix" "${out//$'\n'/ }" "FAIL +hosts entry.*fix: sudo
 like "/down/trust-stays" "$("$GBCA" trust --check --stores system,nss)" "system +installed"
 
 ok "/up/after-down" up_bg
+SERVE=$(cat "$CAROOT/serve.pid" 2>/dev/null)
 is "/up/after-down-curl" "$(seed_curl)" 200
 
 out=$("$GBCA" uninstall --purge 2>&1); rc=$?

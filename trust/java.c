@@ -5,6 +5,7 @@
  * there as debian:<label>.pem and its untrust takes it out, so this store
  * only reports on it. */
 #include "config.h"
+#include <gbca/block.h>
 #include <gbca/run.h>
 #include <gbca/store.h>
 
@@ -47,13 +48,6 @@ is_file(const char *p)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static bool
-same_file(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Finds the JDK, or says in why (for `where` and reports) why there is none. */
 static bool
 find_jdk(struct jdk *j, char *why, size_t why_len)
@@ -84,7 +78,7 @@ find_jdk(struct jdk *j, char *why, size_t why_len)
 		n = snprintf(j->cacerts, sizeof(j->cacerts), "%s/jre/lib/security/cacerts", home);
 	if (n < 0 || (size_t)n >= sizeof(j->cacerts) || !is_file(j->cacerts))
 		return say(why, why_len, "no JDK found: %s has no lib/security/cacerts", home);
-	j->covered = gbca_system_java_keystore(sys, sizeof(sys)) && same_file(j->cacerts, sys);
+	j->covered = gbca_system_java_keystore(sys, sizeof(sys)) && gbca_same_file(j->cacerts, sys);
 	return true;
 }
 

@@ -2,6 +2,7 @@
  * ~/.pki/nssdb, Firefox profiles, their snap and flatpak variants) and, as
  * root, /etc/pki/nssdb, written through NSS's soft token loaded by p11-kit. */
 #include "config.h"
+#include <gbca/block.h>
 #include <gbca/der.h>
 #include <gbca/drop.h>
 #include <gbca/p11.h>
@@ -650,19 +651,6 @@ uninstall_one(struct gbca_p11 *p, const struct gbca_trust_ctx *ctx, const struct
 	return ok;
 }
 
-/* Appends sep (unless buf is empty) and s to buf, cutting at its end. */
-static void
-append(char *buf, size_t size, const char *sep, const char *s)
-{
-	size_t used = strlen(buf);
-
-	for (const char *t = used ? sep : ""; *t && used + 1 < size; t++)
-		buf[used++] = *t;
-	for (; *s && used + 1 < size; s++)
-		buf[used++] = *s;
-	buf[used] = '\0';
-}
-
 /* A comma-separated list of database names, for reports. */
 struct names {
 	char buf[GBCA_REPORT_MAX / 2];
@@ -672,7 +660,7 @@ struct names {
 static void
 names_add(struct names *l, const char *s)
 {
-	append(l->buf, sizeof(l->buf), ", ", s);
+	gbca_report_add(l->buf, sizeof(l->buf), ", ", "%s", s);
 	l->n++;
 }
 
@@ -791,7 +779,7 @@ run(const struct gbca_trust_ctx *ctx, enum verb verb, char *report, size_t len, 
 			return false;
 		}
 		if (!job->ok) {
-			append(failed, sizeof(failed), "; ", job->why);
+			gbca_report_add(failed, sizeof(failed), "; ", "%s", job->why);
 			n_failed++;
 		} else if (job->added || job->removed > 0) {
 			names_add(&done, db->shown);

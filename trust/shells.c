@@ -397,7 +397,9 @@ rc_load(struct rc *rc, const struct gbca_shells_kind *k, const struct shell *sh,
 			                 "links only inside it: move the file into your home or add the lines yourself",
 			                 rc->show, rc->real);
 	}
-	if (!gbca_text_read(&rc->text, rc->real, rc->show, FILE_MAX, err))
+	/* real has no links left: one swapped in since (root reading for a
+	 * user) is refused rather than followed. */
+	if (!gbca_text_read_nofollow(&rc->text, rc->real, rc->show, FILE_MAX, err))
 		return false;
 	rc->exists = rc->text.data != NULL;
 	if (rc->exists && !rc_parse(rc, err)) {

@@ -40,6 +40,25 @@ gbca_store_find(const char *name)
 }
 
 bool
+gbca_store_default(const struct gbca_store *s, const struct gbca_trust_ctx *ctx, bool install, bool shells)
+{
+	char where[GBCA_REPORT_MAX];
+
+	if (install && s->rc_files && !shells)
+		return false;
+	return s->check(ctx, where, sizeof(where)) != GBCA_TRUST_ABSENT;
+}
+
+bool
+gbca_store_waits_for_system(const struct gbca_store *s, const struct gbca_trust_ctx *ctx)
+{
+	char where[GBCA_REPORT_MAX];
+
+	return s->needs_system && !ctx->is_root &&
+	       gbca_store_system.check(ctx, where, sizeof(where)) != GBCA_TRUST_INSTALLED;
+}
+
+bool
 gbca_is_gbca_root(gnutls_x509_crt_t crt)
 {
 	char org[128];

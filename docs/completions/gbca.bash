@@ -25,7 +25,7 @@ _gbca()
 	trust) opts="--stores --shells --check --json --quiet --help" ;;
 	untrust) opts="--stores --all --quiet --help" ;;
 	ci) opts="--format --output --out-dir --days --quiet --help" ;;
-	up) opts="--upstream --service --no-trust --no-hosts --help" ;;
+	up) opts="--upstream --service --foreground --no-trust --no-hosts --help" ;;
 	down) opts="--help" ;;
 	doctor) opts="--upstream --name --json --help" ;;
 	uninstall) opts="--purge --help" ;;

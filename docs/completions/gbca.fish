@@ -26,6 +26,7 @@ complete -c gbca -n "__fish_seen_subcommand_from ci" -l output -r
 complete -c gbca -n "__fish_seen_subcommand_from ci" -l days -x
 complete -c gbca -n "__fish_seen_subcommand_from up doctor serve" -l upstream -x
 complete -c gbca -n "__fish_seen_subcommand_from up" -l service
+complete -c gbca -n "__fish_seen_subcommand_from up" -l foreground
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-trust
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-hosts
 complete -c gbca -n "__fish_seen_subcommand_from uninstall" -l purge

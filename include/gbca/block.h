@@ -26,6 +26,10 @@ struct gbca_text {
  * folder) is not an error: t->data stays NULL. show names it in messages. */
 bool gbca_text_read(struct gbca_text *t, const char *path, const char *show, size_t max,
                     struct gbca_err *err);
+/* The same, refusing a symbolic link as the last component (for a path
+ * already resolved, which must not have changed since). */
+bool gbca_text_read_nofollow(struct gbca_text *t, const char *path, const char *show, size_t max,
+                             struct gbca_err *err);
 /* The same from an open file, to its end. */
 bool gbca_text_read_fd(struct gbca_text *t, int fd, const char *show, size_t max, struct gbca_err *err);
 void gbca_text_free(struct gbca_text *t);

@@ -91,8 +91,9 @@ size_t http1_head_end(const char *buf, size_t len, size_t *scanned);
 
 /* Parses the request head buf[0 .. head_len), normally head_len from
  * http1_head_end(). Returns 0, or the status to answer with: 400 (malformed,
- * ambiguous framing, Host missing, repeated, malformed or not matching an
- * absolute-form target), 417 (an Expect other than 100-continue), 431 (more
+ * ambiguous framing, a Connection option naming Content-Length,
+ * Transfer-Encoding or Host, Host missing, repeated, malformed or not
+ * matching an absolute-form target), 417 (an Expect other than 100-continue), 431 (more
  * than HTTP1_HEADERS_MAX fields, or head_len above HTTP1_HEAD_MAX), 501
  * (CONNECT: authority-form is not proxied), 505 (a version other than
  * HTTP/1.0 and 1.1). On error *why is a short static reason for the log and
@@ -102,7 +103,8 @@ int http1_parse_request(const char *buf, size_t head_len, struct http1_request *
 
 /* Parses the response head buf[0 .. head_len) of the upstream. head_request
  * says the request was HEAD (no body whatever the fields say). Returns 0, or
- * 502 (what the proxy answers) with *why set. */
+ * 502 (what the proxy answers) with *why set; a Connection option naming a
+ * framing header is a 502 too. */
 int http1_parse_response(const char *buf, size_t head_len, bool head_request,
                          struct http1_response *r, const char **why);
 
@@ -128,6 +130,13 @@ void http1_chunked_init(struct http1_chunked *c);
  * malformed (*why set; stays so). */
 int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
                        size_t *used, const char **why);
+
+/* The same tracker, decoding: consumes up to len bytes like
+ * http1_chunked_feed() (same *used and return value) and moves the chunk
+ * data among them to buf[0 .. *out), dropping sizes, extensions, CRLFs and
+ * trailers. For a client that can't read chunked (HTTP/1.0). */
+int http1_chunked_decode(struct http1_chunked *c, char *buf, size_t len, size_t *used,
+                         size_t *out, const char **why);
 
 /* True when the span equals lit, ASCII case-insensitively. */
 bool http1_span_eq(const char *buf, struct http1_span s, const char *lit);

@@ -13,6 +13,11 @@
 #include <sys/socket.h>
 
 #define GBCA_PROXY_LISTEN_MAX 16
+#define GBCA_PROXY_MAX_CONNECTIONS_DEFAULT 10000
+/* A client connection needs two descriptors (itself and its upstream); a
+ * worker needs this many more: its pool of idle upstream connections (64)
+ * and the listeners, log, epoll, signalfd, stdio and friends. */
+#define GBCA_PROXY_FD_RESERVE 96
 #define GBCA_PROXY_NAMES_MAX 16
 
 struct gbca_listen_addr {
@@ -94,7 +99,6 @@ extern const char gbca_tls_priority[];
 int gbca_proxy_run(struct gbca_proxy_config *c);
 
 /* One worker: the event loop over the inherited listening sockets. */
-struct gbca_worker;
 int gbca_worker_main(const struct gbca_proxy_config *c, struct gbca_tls *tls, const int *fds,
                      const bool *tls_fds, size_t n_fds);
 

@@ -14,4 +14,11 @@ bool gbca_find_program(const char *prog, char *buf, size_t len);
  * false if it could not start; *status is its exit code (or 128+signal). */
 bool gbca_run(const char *const argv[], char *out, size_t out_len, int *status, struct gbca_err *err);
 
+/* gbca_run for a program that must not reach the caller's terminal (an
+ * interactive shell): it runs in a session of its own, with stdin and stderr
+ * on /dev/null and stdout captured. After timeout_s seconds the whole session
+ * is killed and it returns false. */
+bool gbca_run_detached(const char *const argv[], unsigned timeout_s, char *out, size_t out_len, int *status,
+                       struct gbca_err *err);
+
 #endif

@@ -66,9 +66,24 @@ extern const size_t gbca_n_stores;
 
 const struct gbca_store *gbca_store_find(const char *name);
 
+/* Whether s is in the default selection (no --stores): present here, and
+ * for install, a store that edits rc files only with --shells. */
+bool gbca_store_default(const struct gbca_store *s, const struct gbca_trust_ctx *ctx, bool install, bool shells);
+
+/* Whether s, chosen by default, must wait (skipped with the sudo command):
+ * it names the system bundle, we are not root, and the system store lacks
+ * the root. */
+bool gbca_store_waits_for_system(const struct gbca_store *s, const struct gbca_trust_ctx *ctx);
+
 /* Loads the current root from caroot and fills ctx (free with gbca_trust_ctx_free). */
 bool gbca_trust_ctx_init(struct gbca_trust_ctx *ctx, const char *caroot, struct gbca_err *err);
 void gbca_trust_ctx_free(struct gbca_trust_ctx *ctx);
+
+/* What 'gbca trust --shells' does (src/cmd-trust.c): the CA in caroot into
+ * every store present here, node for the installed shells; stores that need
+ * root are skipped with the sudo command when not root. Each store's report
+ * goes to stdout, its errors to stderr; false if any store failed. */
+bool gbca_trust_default_stores(const char *caroot, struct gbca_err *err);
 
 /* True if crt was made by gbca (O=gbca development CA). */
 bool gbca_is_gbca_root(gnutls_x509_crt_t crt);

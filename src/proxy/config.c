@@ -19,7 +19,7 @@ gbca_proxy_config_defaults(struct gbca_proxy_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->workers = n > 0 && n < 64 ? (unsigned)n : 1;
-	c->max_connections = 10000;
+	c->max_connections = GBCA_PROXY_MAX_CONNECTIONS_DEFAULT;
 	c->header_timeout_s = 30;
 	c->idle_timeout_s = 75;
 	c->connect_timeout_s = 10;

@@ -336,6 +336,16 @@ note_field(const char *buf, const struct http1_header *h, int index, struct fiel
 					*why = "bad Connection option";
 					return false;
 				}
+			/* RFC 9110 7.6.1 lets a sender name any field as hop-by-hop,
+			 * but a proxy that then drops the framing fields (or Host)
+			 * forwards a body the next hop reads differently: request
+			 * smuggling. Framing is never up for negotiation. */
+			if (http1_span_eq(buf, item, "content-length") ||
+			    http1_span_eq(buf, item, "transfer-encoding") ||
+			    http1_span_eq(buf, item, "host")) {
+				*why = "Connection names a framing header or Host";
+				return false;
+			}
 			if (http1_span_eq(buf, item, "close"))
 				f->close = true;
 			else if (http1_span_eq(buf, item, "keep-alive"))
@@ -988,4 +998,34 @@ http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len, size_t 
 		return -1;
 	}
 	return 0;
+}
+
+int
+http1_chunked_decode(struct http1_chunked *c, char *buf, size_t len, size_t *used, size_t *out,
+                     const char **why)
+{
+	size_t i = 0, o = 0, u;
+	int r = 0;
+
+	while (i < len && r == 0) {
+		if (c->state == CH_DATA) {
+			/* data moves down over the framing already read: o <= i */
+			size_t n = len - i < c->remaining ? len - i : (size_t)c->remaining;
+			memmove(buf + o, buf + i, n);
+			o += n;
+			i += n;
+			c->remaining -= n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		/* Framing bytes one at a time: they are few next to the data. */
+		r = http1_chunked_feed(c, buf + i, 1, &u, why);
+		i += u;
+	}
+	if (r == 0 && c->state == CH_DONE)
+		r = 1;
+	*used = i;
+	*out = o;
+	return r;
 }

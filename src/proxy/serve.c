@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -245,6 +246,47 @@ write_pid_file(const struct gbca_proxy_config *cfg, char *path, size_t len)
 	}
 }
 
+/* Raises the soft descriptor limit to the hard one (the workers inherit it)
+ * and makes --max-connections fit in it: the default is lowered to what
+ * fits, an explicit value that does not fit is kept with a warning (past the
+ * limit a worker stops accepting until a descriptor frees). */
+static void
+fit_descriptors(struct gbca_proxy_config *cfg)
+{
+	struct rlimit rl;
+	unsigned workers = cfg->workers ? cfg->workers : 1;
+	uint64_t per_worker, fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return;
+	per_worker = rl.rlim_cur > GBCA_PROXY_FD_RESERVE + 2 ? (rl.rlim_cur - GBCA_PROXY_FD_RESERVE) / 2 : 1;
+	fit = per_worker * workers;
+	if (cfg->max_connections <= fit)
+		return;
+	if (cfg->max_connections == GBCA_PROXY_MAX_CONNECTIONS_DEFAULT) {
+		if (!cfg->quiet)
+			gbca_print_note("%lu file descriptors per process (ulimit -n, LimitNOFILE) fit %llu connections "
+			                "with %u worker%s, not %u: --max-connections is %llu",
+			                (unsigned long)rl.rlim_cur, (unsigned long long)fit, workers, workers == 1 ? "" : "s",
+			                cfg->max_connections, (unsigned long long)fit);
+		cfg->max_connections = (unsigned)fit;
+	} else {
+		gbca_print_warning("--max-connections %u needs about %llu file descriptors per worker, the limit is %lu "
+		                   "(ulimit -n, LimitNOFILE): past about %llu connections new clients wait",
+		                   cfg->max_connections,
+		                   (unsigned long long)((cfg->max_connections + workers - 1) / workers * 2 + GBCA_PROXY_FD_RESERVE),
+		                   (unsigned long)rl.rlim_cur, (unsigned long long)fit);
+	}
+}
+
 int
 gbca_proxy_run(struct gbca_proxy_config *cfg)
 {
@@ -262,6 +304,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	fit_descriptors(cfg);
 	if (!take_systemd_fds(&m)) {
 		for (size_t i = 0; i < cfg->n_listen; i++) {
 			if (!bind_one(&cfg->listen[i], &m.fds[i], &err)) {
