@@ -149,11 +149,12 @@ gbca_up_stop_serve(const char *caroot, char *report, size_t len)
 		while (poll(&p, 1, 40000) < 0 && errno == EINTR)
 			;
 		close(fd);
-	} else {
-		for (int i = 0; i < 400 && kill((pid_t)pid, 0) == 0; i++) {
-			struct timespec ts = { 0, 100 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
+	}
+	/* Gone, and (a few seconds at most) reaped by its parent, so that the
+	 * pid no longer answers: what callers and scripts check afterwards. */
+	for (int i = 0; i < (fd >= 0 ? 50 : 400) && kill((pid_t)pid, 0) == 0; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
 	snprintf(report, len, "stopped gbca serve (pid %ld)", pid);
 	return true;
