@@ -214,11 +214,10 @@ start_upstream() {
 	wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 }
 
-# private_etc_and_user: inside private namespaces (after `mount --make-rprivate /`),
-# private_etc holding a real non-root user gbcau (uid $U=4242, home $UH=$TMP/u,
-# owned by them), so that passwd, sudoers and the hosts file change only here.
-private_etc_and_user() {
-	private_etc
+# add_test_user: after private_etc (sandbox_machine), a real non-root user
+# gbcau (uid $U=4242, home $UH=$TMP/u, owned by them) in the private passwd,
+# group and shadow.
+add_test_user() {
 	U=4242
 	UH="$TMP/u"
 	chmod 755 "$TMP"

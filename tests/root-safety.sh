@@ -1,7 +1,7 @@
 #!/bin/bash
 # Root must never act on a path a user controls (issue 9, docs/security.md).
 # In private mount and network namespaces: a real non-root user (uid 4242,
-# added to private copies of /etc/passwd and /etc/group) owns a CAROOT and a
+# added to a private /etc) owns a CAROOT and a
 # HOME, and plants each attack; then root runs the command as documented.
 # A decoy tree of root-owned files (content, owner, mode) must come out
 # byte-identical, and gbca must refuse with one clear line or do the right
@@ -11,13 +11,8 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need setpriv ip update-ca-certificates curl certutil
-mount --make-rprivate /
-ip link set lo up
-private_etc_and_user   # the user gbcau ($U, $UH), in this namespace only
-trap 'umount -R /etc; rm -rf "$TMP"' EXIT
-sandbox_trust_store
-update-ca-certificates >/dev/null 2>&1
-printf '127.0.0.1\tlocalhost\n' > /etc/hosts
+sandbox_machine
+add_test_user   # gbcau ($U, $UH), in this namespace only
 as_user() { setpriv --reuid=$U --regid=$U --init-groups env HOME="$UH" "$@"; }
 CAROOT="$UH/.local/share/gbca"
 as_user "$GBCA" init -q > /dev/null 2>&1 || echo "# init as the user failed"
@@ -60,7 +55,7 @@ serve_bg() {
 	return 1
 }
 SERVE=
-trap 'kill $SERVE 2>/dev/null; wait 2>/dev/null; umount -R /etc; rm -rf "$TMP"' EXIT
+trap 'kill $SERVE 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 serve_bg; _tap_result $? "/root-safety/serve/starts"
 is "/root-safety/serve/leaf-owner" "$(stat -c %u "$CAROOT/serve/localhost.pem" 2>/dev/null || stat -c %u "$CAROOT"/serve/*.pem | head -n1)" $U
 is "/root-safety/serve/pid-file-owner" "$(stat -c %u "$CAROOT/serve.pid")" $U

@@ -10,16 +10,13 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 need sudo setpriv ip update-ca-certificates curl
-mount --make-rprivate /
-ip link set lo up
-private_etc_and_user   # the user gbcau ($U, $UH)
+sandbox_machine
+add_test_user   # gbcau ($U, $UH)
+printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost\n' "$(hostname)" > /etc/hosts   # sudo looks itself up
 mkdir -p "$TMP/root"; chmod 700 "$TMP/root"
 mount --bind "$TMP/root" /root
-SERVE=
-trap 'kill $UPSTREAM $SERVE 2>/dev/null; wait 2>/dev/null; umount -R /etc /root; rm -rf "$TMP"' EXIT
-sandbox_trust_store
-update-ca-certificates >/dev/null 2>&1
-printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost\n' "$(hostname)" > /etc/hosts
+SERVE= UPSTREAM=
+trap 'kill $UPSTREAM $SERVE 2>/dev/null; wait 2>/dev/null; umount /root; rm -rf "$TMP"' EXIT
 
 cat > /etc/sudoers <<'EOF'
 Defaults env_reset
@@ -44,9 +41,7 @@ ca_before=$(sha256sum "$CAROOT/rootCA.pem" "$CAROOT/rootCA-key.pem")
 echo 'export EDITOR=vi' | as_user tee "$UH/.bashrc" > /dev/null
 echo '[ -f ~/.bashrc ] && . ~/.bashrc' | as_user tee "$UH/.profile" > /dev/null   # as Debian's skel
 
-/usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
-UPSTREAM=$!
-wait_until 50 grep -q ready "$TMP/upstream.out"
+start_upstream 8000
 
 as_user sudo -n "$GBCA" up --no-trust -- --workers 1 --access-log off > "$TMP/up.out" 2>&1 &
 SERVE=$!
