@@ -183,6 +183,8 @@ gbca_owner_of(const char *path, uid_t *uid, gid_t *gid, struct gbca_err *err)
 	*gid = 0;
 	if (path[0] != '/')
 		return gbca_fail(err, "%s is not an absolute path", path);
+	if (strlen(path) >= PATH_MAX)   /* unchecked would mean root's: refuse */
+		return gbca_fail(err, "path too long: %.100s...", path);
 	deepest_owner(path, uid, gid, &found);
 	/* As resolved too: a root-owned link may lead into a user's folder. The
 	 * longest existing head of the path is what realpath can resolve. */
