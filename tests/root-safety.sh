@@ -83,6 +83,8 @@ as_user ln -s "$D/cert-key.pem" "$CAROOT/rootCA-key.pem"
 out=$(as_root timeout 20 "$GBCA" serve --listen 127.0.0.1:8443 --workers 1 --access-log off --pid-file off 2>&1); rc=$?
 is "/root-safety/key-link/refused" "$rc" 1
 ok "/root-safety/key-link/one-line" one_error "$out"
+# not read as root: the old code read root's key through the link and called the CA damaged
+like "/root-safety/key-link/not-read-by-root" "$out" "rootCA-key.pem.*(Permission denied|symbolic link|owned by uid)"
 ok "/root-safety/key-link/decoys-unchanged" decoys_same
 as_user rm "$CAROOT/rootCA-key.pem"; as_user mv "$CAROOT/key.real" "$CAROOT/rootCA-key.pem"
 
