@@ -1,6 +1,7 @@
 /* gbca uninstall: the classic "remove completely" script done right. */
 #include "config.h"
 #include <gbca/cmd.h>
+#include <gbca/drop.h>
 #include <gbca/hosts.h>
 #include <gbca/ledger.h>
 #include <gbca/path.h>
@@ -8,6 +9,7 @@
 #include <gbca/up.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,7 +25,9 @@ static const char usage[] =
 	"Stops the proxy (and removes the gbca-serve unit), removes the CA from every\n"
 	"trust store (older gbca roots too), the shell blocks, the hosts entries (and\n"
 	"the hosts backup gbca made) and every certificate and key gbca issued (from\n"
-	"CAROOT/issued.log). --purge also deletes CAROOT with the CA. Afterwards the\n"
+	"CAROOT/issued.log, each only while it is still what gbca wrote: the logged\n"
+	"certificate and its key, owned by the CA's owner; others are left, named).\n"
+	"--purge also deletes CAROOT with the CA. Afterwards the\n"
 	"machine is as it was before 'gbca up'. Run it as root for the system parts.\n";
 
 static int
@@ -33,26 +37,145 @@ remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-struct issued {
-	unsigned removed;
+/* Steps 4 and 5 work on the CAROOT owner's files and run as that owner. */
+struct user_files {
+	const char *caroot;
+	bool purge;
+	unsigned removed, left;
 };
 
-/* The files an issuance wrote: the certificate, its key, a .p12. */
+/* Reads path (a plain file, no link, owned by us) into d; false with a
+ * reason when it is not one. Missing files are reported as such. */
+static bool
+read_own_file(const char *path, gnutls_datum_t *d, const char **why)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	ssize_t r;
+
+	d->data = NULL;
+	d->size = 0;
+	if (fd < 0) {
+		*why = errno == ENOENT ? NULL : errno == ELOOP ? "it is a symbolic link" : strerror(errno);
+		return false;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		close(fd);
+		*why = "it is not a plain certificate file";
+		return false;
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		*why = "it is not owned by the CA's owner";
+		return false;
+	}
+	d->data = gnutls_malloc((size_t)st.st_size + 1);
+	if (d->data == NULL) {
+		close(fd);
+		*why = "out of memory";
+		return false;
+	}
+	r = read(fd, d->data, (size_t)st.st_size);
+	close(fd);
+	if (r != st.st_size) {
+		gnutls_free(d->data);
+		d->data = NULL;
+		*why = "it could not be read";
+		return false;
+	}
+	d->size = (unsigned)r;
+	return true;
+}
+
+static void
+left(struct user_files *u, const char *path, const char *why)
+{
+	if (why == NULL)
+		return;   /* already gone */
+	printf("certificates: left %s: %s, so it may not be the file gbca wrote\n", path, why);
+	u->left++;
+}
+
+/* The certificate file is gbca's when its content is still the certificate
+ * the log recorded (its SHA-256); then the key beside it is gbca's when it
+ * is that certificate's key. Anything else stays, with a line saying so. */
 static bool
 remove_issued(const struct gbca_ledger_entry *e, void *data)
 {
-	struct issued *st = data;
-	char other[PATH_MAX];
+	struct user_files *u = data;
+	gnutls_datum_t d;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	unsigned char fp[32], id1[64], id2[64];
+	size_t fp_len = sizeof(fp), l1 = sizeof(id1), l2 = sizeof(id2);
+	char other[PATH_MAX], hex[65];
+	const char *why = NULL;
 	size_t n = strlen(e->file);
 
-	if (e->file[0] != '/')
+	if (e->file[0] != '/' || n < 5 || strcmp(e->file + n - 4, ".pem") != 0)
+		return true;   /* a .p12 is password-protected: nothing to compare it with */
+	if (!read_own_file(e->file, &d, &why)) {
+		left(u, e->file, why);
 		return true;
+	}
+	gnutls_x509_crt_init(&crt);
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fp, &fp_len) < 0) {
+		left(u, e->file, "it is not the certificate gbca issued");
+		goto out;
+	}
+	for (size_t i = 0; i < fp_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+	if (strcmp(hex, e->sha256) != 0) {
+		left(u, e->file, "its content changed since gbca issued it");
+		goto out;
+	}
 	if (unlink(e->file) == 0)
-		st->removed++;
-	if (n > 4 && strcmp(e->file + n - 4, ".pem") == 0) {
-		snprintf(other, sizeof(other), "%.*s-key.pem", (int)(n - 4), e->file);
-		if (unlink(other) == 0)
-			st->removed++;
+		u->removed++;
+	snprintf(other, sizeof(other), "%.*s-key.pem", (int)(n - 4), e->file);
+	gnutls_free(d.data);
+	if (!read_own_file(other, &d, &why)) {
+		left(u, other, why);
+		goto out;
+	}
+	gnutls_x509_privkey_init(&key);
+	if (gnutls_x509_privkey_import(key, &d, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_x509_privkey_get_key_id(key, 0, id1, &l1) < 0 ||
+	    gnutls_x509_crt_get_key_id(crt, 0, id2, &l2) < 0 || l1 != l2 || memcmp(id1, id2, l1) != 0)
+		left(u, other, "it is not the key of the certificate gbca issued");
+	else if (unlink(other) == 0)
+		u->removed++;
+out:
+	if (d.data) {
+		gnutls_memset(d.data, 0, d.size);
+		gnutls_free(d.data);
+	}
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	gnutls_x509_crt_deinit(crt);
+	return true;
+}
+
+/* The issued certificates, CAROOT/serve/, and with --purge CAROOT itself:
+ * as the CAROOT's owner, so a link planted in CAROOT or a path written into
+ * issued.log reaches nothing the owner couldn't remove anyway. */
+static bool
+remove_user_files(void *arg, struct gbca_err *err)
+{
+	struct user_files *u = arg;
+	char serve_dir[PATH_MAX];
+
+	if (gbca_ledger_read(u->caroot, remove_issued, u, err))
+		printf("certificates: removed %u issued file%s%s\n", u->removed, u->removed == 1 ? "" : "s",
+		       u->left ? " (see the files left above)" : "");
+	if (gbca_path_join(serve_dir, sizeof(serve_dir), u->caroot, "serve", NULL) && access(serve_dir, F_OK) == 0)
+		nftw(serve_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (u->purge && access(u->caroot, F_OK) == 0) {
+		if (nftw(u->caroot, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			return gbca_fail(err, "couldn't delete %s: %s", u->caroot, strerror(errno));
+		printf("CA: deleted %s\n", u->caroot);
+	} else if (!u->purge) {
+		printf("CA: kept in %s ('gbca uninstall --purge' deletes it)\n", u->caroot);
 	}
 	return true;
 }
@@ -77,7 +200,7 @@ gbca_cmd_uninstall(int argc, char **argv)
 	};
 	char caroot[PATH_MAX], report[1024], unit[PATH_MAX], hosts[PATH_MAX], backup[PATH_MAX + 16];
 	struct gbca_err err;
-	struct issued st = { 0 };
+	struct user_files user = { 0 };
 	bool purge = false, ok = true;
 	int c;
 
@@ -134,24 +257,12 @@ gbca_cmd_uninstall(int argc, char **argv)
 			printf("trust: no CA in %s, nothing to untrust\n", caroot);
 		}
 	}
-	/* 4. the certificates gbca issued */
-	if (gbca_ledger_read(caroot, remove_issued, &st, &err))
-		printf("certificates: removed %u issued file%s\n", st.removed, st.removed == 1 ? "" : "s");
-	{
-		char serve_dir[PATH_MAX];
-		if (gbca_path_join(serve_dir, sizeof(serve_dir), caroot, "serve", NULL) && access(serve_dir, F_OK) == 0)
-			nftw(serve_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	}
-	/* 5. the CA itself */
-	if (purge && access(caroot, F_OK) == 0) {
-		if (nftw(caroot, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0)
-			printf("CA: deleted %s\n", caroot);
-		else {
-			gbca_print_error("couldn't delete %s: %s", caroot, strerror(errno));
-			ok = false;
-		}
-	} else if (!purge) {
-		printf("CA: kept in %s ('gbca uninstall --purge' deletes it)\n", caroot);
+	/* 4. the certificates gbca issued, 5. the CA itself (as the CAROOT's owner) */
+	user.caroot = caroot;
+	user.purge = purge;
+	if (!gbca_as_owner_of(caroot, remove_user_files, &user, &err)) {
+		gbca_print_error("%s", err.msg);
+		ok = false;
 	}
 	return ok ? GBCA_EXIT_OK : GBCA_EXIT_FAIL;
 }

@@ -4,6 +4,7 @@
  * the proxy stopped; the CA and trust stay, so the next up is instant. */
 #include "config.h"
 #include <gbca/ca.h>
+#include <gbca/drop.h>
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
 #include <gbca/path.h>
@@ -43,7 +44,8 @@ static const char up_usage[] =
 	"  5. serves: in the background (pid in CAROOT/serve.pid, log in CAROOT/serve.log),\n"
 	"     with --service as the systemd unit gbca-serve, or with --foreground here.\n"
 	"Then prints the curl command to try. Needs root for steps 3 (system), 4 and 5\n"
-	"(port 443); run it with sudo, GBCA_CAROOT is kept.\n"
+	"(port 443): run 'sudo gbca up'. Under sudo gbca uses your CAROOT and HOME, not\n"
+	"root's (unless GBCA_CAROOT is set, e.g. sudo env GBCA_CAROOT=DIR gbca up).\n"
 	"\n"
 	"Run again with other options, it changes the running proxy (or the unit) to\n"
 	"match. If the proxy can't start, the hosts entry goes off again; when a\n"
@@ -90,9 +92,11 @@ step(int n, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* Run as the CAROOT's owner (gbca_as_owner_of): the CA is theirs. */
 static bool
-ensure_ca(const char *caroot, struct gbca_err *err)
+ensure_ca(void *arg, struct gbca_err *err)
 {
+	const char *caroot = arg;
 	char cert[PATH_MAX];
 	struct gbca_ca_options o = { .key_type = GBCA_KEY_P256, .constrained = true };
 	struct gbca_ca ca;
@@ -285,6 +289,19 @@ nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Creates serve's log as the CAROOT's owner (gbca_as_owner_of): the file is
+ * theirs, and root then only appends to it. */
+static bool
+create_log(void *arg, struct gbca_err *err)
+{
+	int fd = open(arg, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return gbca_fail(err, "couldn't open the log %s: %s", (const char *)arg, strerror(errno));
+	close(fd);
+	return true;
+}
+
 /* Starts the proxy detached from the terminal (its own session, output to
  * CAROOT/serve.log) and waits, bounded, until it has written its pid file
  * (it does that once it listens), or has stopped. */
@@ -292,6 +309,7 @@ static bool
 serve_background(const char *caroot, const struct serve_cmd *cmd, struct gbca_err *err)
 {
 	char pidf[PATH_MAX], log[PATH_MAX];
+	struct stat st;
 	off_t from;
 	pid_t pid;
 	int fd;
@@ -299,9 +317,17 @@ serve_background(const char *caroot, const struct serve_cmd *cmd, struct gbca_er
 	if (!gbca_path_join(pidf, sizeof(pidf), caroot, "serve.pid", err) ||
 	    !gbca_path_join(log, sizeof(log), caroot, "serve.log", err))
 		return false;
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (!gbca_as_owner_of(caroot, create_log, log, err))
+		return false;
+	fd = open(log, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return gbca_fail(err, "couldn't open the log %s: %s", log, strerror(errno));
+	/* Root appends here: never to a hard link of someone else's file. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return gbca_fail(err, "refusing the log %s: not a plain file (a hard link or a device); remove it", log);
+	}
+	(void)fcntl(fd, F_SETFL, O_APPEND);
 	from = lseek(fd, 0, SEEK_END);
 	fflush(NULL);
 	pid = fork();
@@ -498,7 +524,7 @@ up_run(struct up_job *job)
 	long keep = 0;
 	int rc;
 
-	if (!ensure_ca(cfg->caroot, &err) || !ensure_leaf(cfg, &err)) {
+	if (!gbca_as_owner_of(cfg->caroot, ensure_ca, cfg->caroot, &err) || !ensure_leaf(cfg, &err)) {
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
@@ -519,7 +545,7 @@ up_run(struct up_job *job)
 		if (!gbca_hosts_set(NULL, names, 1, true, gbca_hosts_ipv6_default(), false, report, sizeof(report), &err)) {
 			gbca_print_error("%s", err.msg);
 			if (errno == EACCES || errno == EPERM)
-				gbca_print_note("the hosts file needs root: run sudo GBCA_CAROOT='%s' gbca up", cfg->caroot);
+				gbca_print_note("the hosts file needs root: run sudo %sgbca up", getenv("GBCA_CAROOT") ? "env GBCA_CAROOT=\"$GBCA_CAROOT\" " : "");
 			return GBCA_EXIT_FAIL;
 		}
 		step(4, "hosts: %s", report);
@@ -568,52 +594,6 @@ gbca_cmd_up(int argc, char **argv)
 		rc = up_run(job);
 	free(job);
 	return rc;
-}
-
-bool
-gbca_up_serve_pid(const char *caroot, long *pid, char *cmdline, size_t len)
-{
-	char path[PATH_MAX], buf[32], proc[64];
-	FILE *f;
-	size_t n;
-
-	if (len == 0 || !gbca_path_join(path, sizeof(path), caroot, "serve.pid", NULL) || (f = fopen(path, "re")) == NULL)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	*pid = strtol(buf, NULL, 10);
-	if (*pid <= 1)
-		return false;
-	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", *pid);
-	if ((f = fopen(proc, "re")) == NULL)
-		return false;
-	n = fread(cmdline, 1, len - 1, f);
-	fclose(f);
-	for (size_t i = 0; i < n; i++)
-		if (cmdline[i] == '\0')
-			cmdline[i] = ' ';
-	cmdline[n] = '\0';
-	/* Only a gbca: a stale pid may belong to something else by now. */
-	return strstr(cmdline, "gbca") != NULL;
-}
-
-/* Stops a foreground serve through its pid file; true if one was running. */
-bool
-gbca_up_stop_serve(const char *caroot, char *report, size_t len)
-{
-	char cmdline[256];
-	long pid;
-
-	if (!gbca_up_serve_pid(caroot, &pid, cmdline, sizeof(cmdline)) || kill((pid_t)pid, SIGTERM) < 0)
-		return false;
-	/* Wait (bounded) for it to finish its requests and go. */
-	for (int i = 0; i < 400 && kill((pid_t)pid, 0) == 0; i++) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	snprintf(report, len, "stopped gbca serve (pid %ld)", pid);
-	return true;
 }
 
 int

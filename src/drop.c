@@ -4,6 +4,7 @@
  * opened without following links and checked with fstat. docs/security.md. */
 #include "config.h"
 #include <gbca/drop.h>
+#include <gbca/save.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -181,6 +183,8 @@ gbca_owner_of(const char *path, uid_t *uid, gid_t *gid, struct gbca_err *err)
 	*gid = 0;
 	if (path[0] != '/')
 		return gbca_fail(err, "%s is not an absolute path", path);
+	if (strlen(path) >= PATH_MAX)   /* unchecked would mean root's: refuse */
+		return gbca_fail(err, "path too long: %.100s...", path);
 	deepest_owner(path, uid, gid, &found);
 	/* As resolved too: a root-owned link may lead into a user's folder. The
 	 * longest existing head of the path is what realpath can resolve. */
@@ -213,23 +217,34 @@ gbca_owner_of(const char *path, uid_t *uid, gid_t *gid, struct gbca_err *err)
 int
 gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, struct gbca_err *err)
 {
+	/* Links and others' files are a danger only when root reads for a user:
+	 * a user reading their own CAROOT (which may be a link to another disk),
+	 * or root reading a root-owned path, may follow them. */
+	bool strict = geteuid() == 0 && owner != 0;
+	int nofollow = strict ? O_NOFOLLOW : 0;
+	char real[PATH_MAX];
 	struct stat st;
 	int dfd, fd, e;
 
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A CAROOT may itself be the user's link to another disk: resolve it,
+	 * and trust the folder reached only if fstat says it is the owner's (it
+	 * can't be swapped for root's folder: the owner check would see that). */
+	if (strict && realpath(dir, real) != NULL)
+		dir = real;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC);
 	if (dfd < 0) {
 		e = errno;
 		gbca_fail(err, "couldn't open %s: %s%s", dir, strerror(e),
 		          e == ELOOP || e == ENOTDIR ? " (it must be a folder, not a link)" : "");
 		return -1;
 	}
-	if (fstat(dfd, &st) < 0 || st.st_uid != owner) {
+	if (fstat(dfd, &st) < 0 || (strict && st.st_uid != owner)) {
 		close(dfd);
 		gbca_fail(err, "refusing %s: it is owned by uid %u, not by uid %u who keeps it", dir,
 		          (unsigned)st.st_uid, (unsigned)owner);
 		return -1;
 	}
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | nofollow | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	e = errno;
 	close(dfd);
 	if (fd < 0) {
@@ -242,7 +257,7 @@ gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, s
 		gbca_fail(err, "refusing %s/%s: not a regular file", dir, name);
 		return -1;
 	}
-	if (st.st_uid != owner) {
+	if (strict && st.st_uid != owner) {
 		close(fd);
 		gbca_fail(err, "refusing %s/%s: it is owned by uid %u, not by uid %u who keeps it", dir, name,
 		          (unsigned)st.st_uid, (unsigned)owner);
@@ -257,4 +272,138 @@ gbca_open_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, s
 	/* O_NONBLOCK only kept a FIFO from hanging the open; reads are blocking. */
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+bool
+gbca_as_owner_of(const char *path, bool (*fn)(void *arg, struct gbca_err *err), void *arg,
+                 struct gbca_err *err)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return fn(arg, err);
+	return gbca_owner_of(path, &uid, &gid, err) && gbca_as_owner(uid, gid, fn, arg, err);
+}
+
+bool
+gbca_become_owner_of(const char *path, struct gbca_err *err)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return true;
+	if (!gbca_owner_of(path, &uid, &gid, err))
+		return false;
+	if (uid == 0)
+		return true;
+	if (!become(uid, gid))
+		return gbca_fail(err, "couldn't become uid %u, who owns %s: %s", (unsigned)uid, path, strerror(errno));
+	return true;
+}
+
+struct save_job {
+	const char *path;
+	const void *data;
+	size_t len;
+	mode_t mode;
+};
+
+static bool
+save_job(void *arg, struct gbca_err *err)
+{
+	struct save_job *j = arg;
+	return gbca_save_file(j->path, j->data, j->len, j->mode, err);
+}
+
+bool
+gbca_save_file_owned(const char *path, const void *data, size_t len, mode_t mode, struct gbca_err *err)
+{
+	struct save_job j = { path, data, len, mode };
+	char dir[PATH_MAX];
+	char *slash;
+	uid_t uid;
+	gid_t gid;
+
+	char cwd[PATH_MAX];
+	int n;
+
+	if (geteuid() != 0)
+		return gbca_save_file(path, data, len, mode, err);
+	if (path[0] == '/')
+		n = snprintf(dir, sizeof(dir), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(dir, sizeof(dir), "%s/%s", cwd, path);
+	else
+		return gbca_fail(err, "couldn't write %s: %s", path, strerror(errno));
+	if (n < 0 || n >= (int)sizeof(dir))
+		return gbca_fail(err, "couldn't write %s: path too long", path);
+	slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0';
+	if (!gbca_owner_of(dir, &uid, &gid, err))
+		return false;
+	return gbca_as_owner(uid, gid, save_job, &j, err);
+}
+
+bool
+gbca_read_owned(const char *dir, const char *name, uid_t owner, mode_t forbid, size_t max, char **data,
+                size_t *len, struct gbca_err *err)
+{
+	int fd = gbca_open_owned(dir, name, owner, forbid, err);
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max) {
+		close(fd);
+		return gbca_fail(err, "refusing %s/%s: larger than %zu bytes", dir, name, max);
+	}
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		close(fd);
+		return gbca_fail(err, "out of memory");
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, max + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return gbca_fail(err, "couldn't read %s/%s: %s", dir, name, strerror(e));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > max) {
+			free(buf);
+			close(fd);
+			return gbca_fail(err, "refusing %s/%s: larger than %zu bytes", dir, name, max);
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return true;
+}
+
+void *
+gbca_shared_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+gbca_shared_free(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, n);
 }

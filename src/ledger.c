@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void
@@ -57,14 +58,27 @@ bool
 gbca_ledger_open(const char *caroot, int *fd, struct gbca_err *err)
 {
 	char path[PATH_MAX];
+	struct stat st;
 
 	if (!gbca_path_join(path, sizeof(path), caroot, GBCA_LEDGER_FILE, err))
 		return false;
-	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* CAROOT may be a user's folder: never follow a link planted there (root
+	 * would append to its target), and append only to a plain file of our own. */
+	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
 	if (*fd < 0) {
 		int e = errno;
+		if (e == ELOOP)
+			return gbca_fail(err, "refusing the issuance log %s: it is a symbolic link; remove it (gbca makes a new one)", path);
 		return gbca_fail(err, "couldn't open the issuance log %s: %s; is CAROOT writable by you?", path, strerror(e));
 	}
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (geteuid() == 0 && st.st_uid != 0)) {
+		close(*fd);
+		*fd = -1;
+		return gbca_fail(err, "refusing the issuance log %s: not a plain file of %s (a hard link, a device, or someone else's); remove it (gbca makes a new one)",
+		                 path, geteuid() == 0 ? "root's" : "yours");
+	}
+	(void)fcntl(*fd, F_SETFL, O_APPEND);
 	return true;
 }
 

@@ -1,12 +1,16 @@
 /* gbca: the command table and dispatch. */
 #include "config.h"
 #include <gbca/cmd.h>
+#include <gbca/drop.h>
 #include <gbca/err.h>
+#include <gbca/path.h>
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -52,7 +56,8 @@ print_usage(FILE *out)
 	fprintf(out,
 	        "\n"
 	        "Run 'gbca COMMAND --help' for a command's options.\n"
-	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca.\n");
+	        "CAROOT is $GBCA_CAROOT, else $XDG_DATA_HOME/gbca, else ~/.local/share/gbca;\n"
+	        "under sudo, the invoking user's (sudo gbca up uses your CA, not root's).\n");
 }
 
 /* mkcert's flags, for people coming from it: each points at gbca's way. */
@@ -129,6 +134,29 @@ cmd_help(int argc, char **argv)
 	return GBCA_EXIT_OK;
 }
 
+/* The commands that touch only the user's CA and files run wholly as the
+ * CAROOT's owner when root starts them (sudo gbca init makes the user's CA,
+ * owned by the user); the others drop to the owner step by step. */
+static bool
+settle(const char *name)
+{
+	static const char *const user_only[] = { "init", "issue", "list", "caroot", "env" };
+	char caroot[PATH_MAX];
+	struct gbca_err err;
+
+	if (geteuid() != 0)
+		return true;
+	for (size_t i = 0; i < sizeof(user_only) / sizeof(user_only[0]); i++) {
+		if (strcmp(name, user_only[i]) != 0)
+			continue;
+		if (!gbca_caroot(caroot, sizeof(caroot), &err) || !gbca_become_owner_of(caroot, &err)) {
+			gbca_print_error("%s", err.msg);
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,8 +168,9 @@ main(int argc, char **argv)
 		return cmd_help(1, argv);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv);
+	gbca_sudo_adopt_home();
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+			return settle(commands[i].name) ? commands[i].run(argc - 1, argv + 1) : GBCA_EXIT_FAIL;
 	return unknown(argv[1]);
 }

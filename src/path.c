@@ -26,6 +26,62 @@ gbca_path_join(char *buf, size_t len, const char *dir, const char *name, struct 
 	return true;
 }
 
+/* Root's own HOME, kept by gbca_sudo_adopt_home for the programs gbca runs as root. */
+static char root_home[PATH_MAX];
+
+bool
+gbca_sudo_user(uid_t *uid, gid_t *gid, char *home, size_t len)
+{
+	const char *u = getenv("SUDO_UID"), *name = getenv("SUDO_USER");
+	struct passwd *pw;
+	char *end;
+	unsigned long v;
+
+	if (geteuid() != 0 || u == NULL || name == NULL || name[0] == '\0')
+		return false;
+	errno = 0;
+	v = strtoul(u, &end, 10);
+	if (errno || end == u || *end != '\0' || v == 0 || v > (uid_t)-2)
+		return false;
+	/* Both must agree, and name a user who exists: a stale or made-up
+	 * SUDO_USER does not get to choose the home. */
+	pw = getpwnam(name);
+	if (pw == NULL || pw->pw_uid != (uid_t)v || pw->pw_dir == NULL || pw->pw_dir[0] != '/')
+		return false;
+	if (uid)
+		*uid = pw->pw_uid;
+	if (gid)
+		*gid = pw->pw_gid;
+	if (home && snprintf(home, len, "%s", pw->pw_dir) >= (int)len)
+		return false;
+	return true;
+}
+
+void
+gbca_sudo_adopt_home(void)
+{
+	char home[PATH_MAX];
+	const char *cur = getenv("HOME");
+
+	if (!gbca_sudo_user(NULL, NULL, home, sizeof(home)))
+		return;
+	if (cur != NULL && strcmp(cur, home) == 0)
+		return;   /* sudo -E, or sudo -H undone: the user's own environment */
+	snprintf(root_home, sizeof(root_home), "%s", cur ? cur : "/root");
+	/* sudo reset these to root's (or dropped them); the user's are unknown,
+	 * so the defaults under the user's home apply. */
+	unsetenv("XDG_DATA_HOME");
+	unsetenv("XDG_CONFIG_HOME");
+	unsetenv("ZDOTDIR");
+	setenv("HOME", home, 1);
+}
+
+const char *
+gbca_root_home(void)
+{
+	return root_home[0] ? root_home : NULL;
+}
+
 static const char *
 home_dir(void)
 {

@@ -1,6 +1,7 @@
 /* Running other programs with fork/exec (never a shell), output captured. */
 #include "config.h"
 #include <gbca/run.h>
+#include <gbca/path.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,9 @@ run(const char *const argv[], const struct run_opts *o, char *out, size_t out_le
 		} else {
 			dup2(pipefd[1], 2);
 		}
+		/* Under sudo HOME is the user's; what runs as root gets root's. */
+		if (gbca_root_home() != NULL)
+			setenv("HOME", gbca_root_home(), 1);
 		execv(prog, (char *const *)argv);
 		_exit(127);
 	}

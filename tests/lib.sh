@@ -213,3 +213,17 @@ start_upstream() {
 	UPSTREAM=$!
 	wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 }
+
+# add_test_user: after private_etc (sandbox_machine), a real non-root user
+# gbcau (uid $U=4242, home $UH=$TMP/u, owned by them) in the private passwd,
+# group and shadow.
+add_test_user() {
+	U=4242
+	UH="$TMP/u"
+	chmod 755 "$TMP"
+	mkdir -p "$UH"
+	chown $U:$U "$UH"
+	echo "gbcau:x:$U:$U:gbca test user:$UH:/bin/bash" >> /etc/passwd
+	echo "gbcau:x:$U:" >> /etc/group
+	echo "gbcau:*:19000:0:99999:7:::" >> /etc/shadow
+}

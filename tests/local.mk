@@ -52,9 +52,15 @@ check_PROGRAMS += tests/test-drop
 tests_test_drop_LDADD = $(TEST_LIBS)
 # test-save checks that every rename is preceded by an fsync of that file.
 tests_test_save_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=fsync -Wl,--wrap=rename
+# Root never acts on a user's paths: each attack of issue 9, planted by a real user.
+TESTS += tests/root-safety.sh
+EXTRA_DIST += tests/root-safety.sh
 # The marked-block module that hosts and the shell stores share (issue 9).
 check_PROGRAMS += tests/test-block
 tests_test_block_LDADD = $(TEST_LIBS)
+# The real sudo: 'sudo gbca up' uses the invoking user's CA, none in /root.
+TESTS += tests/sudo.sh
+EXTRA_DIST += tests/sudo.sh
 # gbca doctor: each claim in both directions, with real clients from a login shell.
 TESTS += tests/doctor.sh
 EXTRA_DIST += tests/doctor.sh

@@ -231,16 +231,31 @@ test_open_owned(void)
 	assert_int_eq(read(fd, buf, sizeof(buf)), 4);
 	close(fd);
 
-	/* the file as a link to another file: refused, whoever owns the target */
+	/* the file as a link to another file: refused, whoever owns the target
+	 * (when root reads for a user; a user may follow their own links) */
 	make_file(tap_path("target"), 0400, me);
+	make_file(tap_path("rootfile"), 0600, 0);
 	assert_int_eq(symlink(tap_path("target"), tap_path("ca/link")), 0);
-	assert_int_eq(gbca_open_owned(tap_path("ca"), "link", me, 077, &err), -1);
-	assert_str_contains(err.msg, "symbolic link");
-
 	/* the folder as a link */
 	assert_int_eq(symlink(tap_path("ca"), tap_path("calink")), 0);
-	assert_int_eq(gbca_open_owned(tap_path("calink"), "good", me, 077, &err), -1);
-	assert_str_contains(err.msg, "not a link");
+	if (is_root()) {
+		assert_int_eq(gbca_open_owned(tap_path("ca"), "link", me, 077, &err), -1);
+		assert_str_contains(err.msg, "symbolic link");
+		/* the owner's own link to their folder: followed, it is theirs */
+		fd = gbca_open_owned(tap_path("calink"), "good", me, 077, &err);
+		assert_true(fd >= 0);
+		close(fd);
+		/* the owner's link to root's folder: refused by owner */
+		assert_int_eq(symlink(tap_tmpdir(), tap_path("ca/up")), 0);
+		assert_int_eq(lchown(tap_path("ca/up"), me, me), 0);
+		assert_int_eq(gbca_open_owned(tap_path("ca/up"), "rootfile", me, 077, &err), -1);
+		assert_str_contains(err.msg, "owned by uid 0");
+	}
+	/* root's own path may hold links: root made them */
+	assert_int_eq(symlink(tap_path("rootfile"), tap_path("rootlink")), 0);
+	fd = gbca_open_owned(tap_tmpdir(), "rootlink", geteuid(), 077, &err);
+	assert_true(fd >= 0);
+	close(fd);
 
 	/* group-readable and group-writable keys, with the chmod advice */
 	make_file(tap_path("ca/g640"), 0640, me);
@@ -262,9 +277,65 @@ test_open_owned(void)
 	make_file(tap_path("ca/roots"), 0400, 0);
 	assert_int_eq(gbca_open_owned(tap_path("ca"), "roots", me, 077, &err), -1);
 	assert_str_contains(err.msg, "owned by uid 0");
-	/* the folder owned by someone else */
-	assert_int_eq(gbca_open_owned(tap_path("ca"), "good", 0, 077, &err), -1);
+	/* the folder owned by someone else than the owner we read for */
+	assert_int_eq(gbca_open_owned(tap_path("ca"), "good", 4242, 077, &err), -1);
 	assert_str_contains(err.msg, "owned by uid 65534");
+}
+
+static void
+test_save_owned(void)
+{
+	struct stat st;
+	char *data;
+	size_t len;
+
+	if (!is_root())
+		return;
+	open_tmpdir();
+	assert_int_eq(mkdir(tap_path("home"), 0755), 0);
+	assert_int_eq(chown(tap_path("home"), NOBODY, NOBODY), 0);
+	assert_int_eq(mkdir(tap_path("rootdir"), 0755), 0);
+	/* into the user's folder: the file is theirs */
+	assert_true(gbca_save_file_owned(tap_path("home/pid"), "42\n", 3, 0644, &err));
+	assert_int_eq(stat(tap_path("home/pid"), &st), 0);
+	assert_int_eq(st.st_uid, NOBODY);
+	/* through the user's link to root's folder: refused, nothing written */
+	assert_int_eq(symlink(tap_path("rootdir"), tap_path("home/link")), 0);
+	assert_int_eq(lchown(tap_path("home/link"), NOBODY, NOBODY), 0);
+	assert_false(gbca_save_file_owned(tap_path("home/link/pid"), "42\n", 3, 0644, &err));
+	assert_str_contains(err.msg, "Permission denied");
+	assert_int_eq(access(tap_path("rootdir/pid"), F_OK), -1);
+	/* root's own folder: root writes */
+	assert_true(gbca_save_file_owned(tap_path("rootdir/pid"), "7\n", 2, 0644, &err));
+	assert_int_eq(stat(tap_path("rootdir/pid"), &st), 0);
+	assert_int_eq(st.st_uid, 0);
+	/* read back through the opener, with its size limit */
+	assert_true(gbca_read_owned(tap_path("home"), "pid", NOBODY, 022, 16, &data, &len, &err));
+	assert_int_eq(len, 3);
+	assert_str_eq(data, "42\n");
+	free(data);
+	assert_false(gbca_read_owned(tap_path("home"), "pid", NOBODY, 022, 2, &data, &len, &err));
+	assert_str_contains(err.msg, "larger than 2 bytes");
+}
+
+static bool
+fill_shared(void *arg, struct gbca_err *e)
+{
+	(void)e;
+	*(int *)arg = (int)geteuid();
+	return true;
+}
+
+static void
+test_shared(void)
+{
+	int *v = gbca_shared_alloc(sizeof(int));
+
+	assert_true(v != NULL);
+	*v = -1;
+	assert_true(gbca_as_owner(NOBODY, NOBODY, fill_shared, v, &err));
+	assert_int_eq(*v, is_root() ? NOBODY : (int)geteuid());
+	gbca_shared_free(v, sizeof(int));
 }
 
 int
@@ -277,5 +348,7 @@ main(void)
 	tap_add("/drop/owner-err", test_owner_err);
 	tap_add("/drop/owner-of", test_owner_of);
 	tap_add("/drop/open-owned", test_open_owned);
+	tap_add("/drop/save-owned", test_save_owned);
+	tap_add("/drop/shared", test_shared);
 	return tap_run();
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 #include <gbca/block.h>
 #include <gbca/der.h>
+#include <gbca/drop.h>
 #include <gbca/p11.h>
 #include <gbca/store.h>
 
@@ -285,7 +286,7 @@ diagnose(const struct nssdb *db, const struct gbca_p11 *p, bool rw, char *detail
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(file, sizeof(file), "%s/%s", db->dir, files[i]);
-		if (access(file, F_OK) == 0 && !is_sqlite(file)) {
+		if (access(file, R_OK) == 0 && !is_sqlite(file)) {   /* unreadable: see below */
 			snprintf(detail, len, "%s is not an SQLite database", files[i]);
 			return TROUBLE_DAMAGED;
 		}
@@ -690,14 +691,51 @@ summarize(enum verb verb, const struct names *done, const struct names *same, si
 		         same->n, dbs_word(same->n), same->buf);
 }
 
+/* One database's install or uninstall; its outcome lives in shared memory,
+ * since it may run in a child that became the database's owner. */
+struct db_job {
+	const char *softokn;
+	const struct nssdb *db;
+	const struct gbca_trust_ctx *ctx;
+	const struct root_id *r;
+	enum verb verb;
+	bool ran, ok, added, module_missing;
+	size_t removed;
+	char why[1024];
+};
+
+static bool
+db_work(void *arg, struct gbca_err *err)
+{
+	struct db_job *j = arg;
+	struct gbca_p11 p;
+	struct gbca_err e;
+	bool opened;
+
+	(void)err;
+	j->ran = true;
+	opened = db_open(j->softokn, j->db, true, &p, &e);
+	if (!opened && module_missing(&p)) {
+		j->module_missing = true;
+		snprintf(j->why, sizeof(j->why), "%s", e.msg);
+		return true;
+	}
+	j->ok = opened && (j->verb == VERB_INSTALL ? install_one(&p, j->ctx, j->r, &j->added, &e)
+	                                           : uninstall_one(&p, j->ctx, j->r, &j->removed, &e));
+	gbca_p11_close(&p);
+	if (!j->ok)
+		explain(j->db, &p, opened, j->verb == VERB_INSTALL ? "trust" : "untrust", &e, j->why, sizeof(j->why));
+	return true;
+}
+
 static bool
 run(const struct gbca_trust_ctx *ctx, enum verb verb, char *report, size_t len, struct gbca_err *err)
 {
-	const char *cmd = verb == VERB_INSTALL ? "trust" : "untrust";
 	struct names done = { "", 0 }, same = { "", 0 };
 	char softokn[PATH_MAX], failed[GBCA_REPORT_MAX] = "", part[GBCA_REPORT_MAX] = "";
 	struct nssdb_list dbs;
 	struct root_id r;
+	struct db_job *job;
 	size_t n_failed = 0, roots = 0;
 
 	report[0] = '\0';
@@ -712,34 +750,45 @@ run(const struct gbca_trust_ctx *ctx, enum verb verb, char *report, size_t len, 
 		free(dbs.v);
 		return false;
 	}
+	job = gbca_shared_alloc(sizeof(*job));
+	if (job == NULL) {
+		free(dbs.v);
+		root_id_free(&r);
+		return gbca_fail(err, "out of memory");
+	}
 	for (size_t i = 0; i < dbs.n; i++) {
 		const struct nssdb *db = &dbs.v[i];
-		struct gbca_p11 p;
 		struct gbca_err e;
-		bool opened, ok, added = false;
-		size_t removed = 0;
-		char why[1024];
 
-		opened = db_open(softokn, db, true, &p, &e);
-		if (!opened && module_missing(&p)) {
+		memset(job, 0, sizeof(*job));
+		job->softokn = softokn;
+		job->db = db;
+		job->ctx = ctx;
+		job->r = &r;
+		job->verb = verb;
+		/* A database in a user's folder is opened (and written) as that user. */
+		if (!gbca_as_owner_of(db->dir, db_work, job, &e) && !job->ran) {
+			snprintf(job->why, sizeof(job->why), "%.300s: %.600s", db->shown, e.msg);
+			job->ok = false;
+		}
+		if (job->module_missing) {
+			gbca_fail(err, "%s; " INSTALL_HINT, job->why);
+			gbca_shared_free(job, sizeof(*job));
 			free(dbs.v);
 			root_id_free(&r);
-			return gbca_fail(err, "%s; " INSTALL_HINT, e.msg);
+			return false;
 		}
-		ok = opened && (verb == VERB_INSTALL ? install_one(&p, ctx, &r, &added, &e)
-		                                     : uninstall_one(&p, ctx, &r, &removed, &e));
-		gbca_p11_close(&p);
-		if (!ok) {
-			explain(db, &p, opened, cmd, &e, why, sizeof(why));
-			gbca_report_add(failed, sizeof(failed), "; ", "%s", why);
+		if (!job->ok) {
+			gbca_report_add(failed, sizeof(failed), "; ", "%s", job->why);
 			n_failed++;
-		} else if (added || removed > 0) {
+		} else if (job->added || job->removed > 0) {
 			names_add(&done, db->shown);
-			roots += removed;
+			roots += job->removed;
 		} else {
 			names_add(&same, db->shown);
 		}
 	}
+	gbca_shared_free(job, sizeof(*job));
 	free(dbs.v);
 	root_id_free(&r);
 

@@ -5,6 +5,7 @@
 #include "config.h"
 #include <gbca/path.h>
 #include <gbca/proxy.h>
+#include <gbca/drop.h>
 #include <gbca/save.h>
 
 #include <arpa/inet.h>
@@ -239,7 +240,7 @@ write_pid_file(const struct gbca_proxy_config *cfg, char *path, size_t len)
 	else if (!gbca_path_join(path, len, cfg->caroot, "serve.pid", NULL))
 		return;
 	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (!gbca_save_file(path, text, (size_t)n, 0644, &err)) {
+	if (!gbca_save_file_owned(path, text, (size_t)n, 0644, &err)) {
 		gbca_print_warning("%s", err.msg);
 		path[0] = '\0';
 	}

@@ -5,14 +5,15 @@
  * left; the master renews them when that third begins (renew_at). */
 #include "config.h"
 #include <gbca/ca.h>
+#include <gbca/drop.h>
 #include <gbca/issue.h>
 #include <gbca/ledger.h>
 #include <gbca/path.h>
 #include <gbca/proxy.h>
 #include <gbca/save.h>
 
-#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,40 +86,17 @@ issue_leaf(const struct gbca_ca *ca, const char *name, const char *cert_path, co
 	return ok;
 }
 
-/* Run as root (sudo gbca up, a service) on a user's CAROOT: what we wrote
- * there goes to the CAROOT's owner, or the user's own gbca issue could not
- * append to the log afterwards. */
-static void
-give_back(const char *caroot, const char *dir)
-{
-	static const char *const logs[] = { "issued.log" };
-	char path[PATH_MAX];
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (geteuid() != 0 || stat(caroot, &st) != 0 || st.st_uid == 0)
-		return;
-	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
-		if (gbca_path_join(path, sizeof(path), caroot, logs[i], NULL))
-			(void)!lchown(path, st.st_uid, st.st_gid);
-	(void)!lchown(dir, st.st_uid, st.st_gid);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && gbca_path_join(path, sizeof(path), dir, e->d_name, NULL))
-			(void)!lchown(path, st.st_uid, st.st_gid);
-	closedir(d);
-}
-
-/* Issues or reuses the leaves in CAROOT/serve/ and adds them to creds. */
+/* Issues or reuses the leaves in CAROOT/serve/. As root on a user's CAROOT
+ * this runs as the CAROOT's owner (gbca_as_owner): the files are theirs, and
+ * a link planted in CAROOT leads nowhere the user couldn't write anyway. */
 static bool
-load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
+refresh_leaves(void *arg, struct gbca_err *err)
 {
+	const struct gbca_proxy_config *c = arg;
 	char dir[PATH_MAX], cert_path[PATH_MAX], key_path[PATH_MAX], stem[300], file[320];
 	struct gbca_ca ca;
 	bool have_key = false, ok = false;
-	int lock_fd = -1, ret;
+	int lock_fd = -1;
 
 	if (!gbca_path_join(dir, sizeof(dir), c->caroot, "serve", err) ||
 	    !gbca_ca_lock(c->caroot, true, &lock_fd, err))
@@ -134,32 +112,105 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 		snprintf(file, sizeof(file), "%s-key.pem", stem);
 		if (!gbca_path_join(key_path, sizeof(key_path), dir, file, err))
 			goto out;
-		if (!leaf_usable(cert_path, &ca, c->names[i], &renew) || access(key_path, R_OK) != 0) {
-			if (!have_key) {
-				/* Signing needs the key: reload the CA with it. */
-				gbca_ca_free(&ca);
-				if (!gbca_ca_load(c->caroot, true, &ca, err))
-					goto out_unlock;
-				have_key = true;
-			}
-			if (!gbca_mkdir_p(dir, 0700, err) ||
-			    !issue_leaf(&ca, c->names[i], cert_path, key_path, &renew, err))
-				goto out;
+		if (leaf_usable(cert_path, &ca, c->names[i], &renew) && access(key_path, R_OK) == 0)
+			continue;
+		if (!have_key) {
+			/* Signing needs the key: reload the CA with it. */
+			gbca_ca_free(&ca);
+			if (!gbca_ca_load(c->caroot, true, &ca, err))
+				goto out_unlock;
+			have_key = true;
 		}
-		ret = gnutls_certificate_set_x509_key_file2(t->creds, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
-		if (ret < 0) {
-			gbca_fail(err, "couldn't load %s: %s", cert_path, gnutls_strerror(ret));
+		if (!gbca_mkdir_p(dir, 0700, err) || !issue_leaf(&ca, c->names[i], cert_path, key_path, &renew, err))
 			goto out;
-		}
-		if (renew && (t->renew_at == 0 || renew < t->renew_at))
-			t->renew_at = renew;
 	}
 	ok = true;
 out:
 	gbca_ca_free(&ca);
-	give_back(c->caroot, dir);
 out_unlock:
 	gbca_ca_unlock(lock_fd);
+	return ok;
+}
+
+/* Reads one file of the owner's with no links followed (gbca_read_owned). */
+static bool
+read_datum(const char *dir, const char *name, uid_t owner, mode_t forbid, gnutls_datum_t *d,
+           struct gbca_err *err)
+{
+	char *data;
+	size_t len;
+
+	if (!gbca_read_owned(dir, name, owner, forbid, 1 << 20, &data, &len, err))
+		return false;
+	d->data = (unsigned char *)data;
+	d->size = (unsigned)len;
+	return true;
+}
+
+static void
+free_datum(gnutls_datum_t *d)
+{
+	if (d->data) {
+		gnutls_memset(d->data, 0, d->size);
+		free(d->data);
+	}
+	d->data = NULL;
+}
+
+/* Issues or reuses the leaves (as the CAROOT's owner), then loads them into
+ * creds. Root reads them, and the CA certificate, only through
+ * gbca_read_owned: files, not links, owned by the CAROOT's owner. */
+static bool
+load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
+{
+	char dir[PATH_MAX], stem[300], cert_file[320], key_file[320];
+	gnutls_datum_t ca_pem = { NULL, 0 }, cert = { NULL, 0 }, key = { NULL, 0 };
+	gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
+	struct gbca_ca ca = { .crt = NULL };
+	bool ok = false;
+	uid_t uid;
+	gid_t gid;
+	int ret;
+
+	if (!gbca_path_join(dir, sizeof(dir), c->caroot, "serve", err) ||
+	    !gbca_owner_of(c->caroot, &uid, &gid, err) ||
+	    !gbca_as_owner(uid, gid, refresh_leaves, (void *)c, err) ||
+	    !read_datum(c->caroot, GBCA_CA_CERT_FILE, uid, 022, &ca_pem, err))
+		return false;
+	gnutls_x509_crt_init(&ca_crt);
+	if ((ret = gnutls_x509_crt_import(ca_crt, &ca_pem, GNUTLS_X509_FMT_PEM)) < 0) {
+		gbca_fail(err, "couldn't read %s/%s: %s", c->caroot, GBCA_CA_CERT_FILE, gnutls_strerror(ret));
+		goto out;
+	}
+	ca.crt = ca_crt;
+	for (size_t i = 0; i < c->n_names; i++) {
+		uint64_t renew;
+		gbca_name_file_stem(c->names[i], stem, sizeof(stem));
+		snprintf(cert_file, sizeof(cert_file), "%s.pem", stem);
+		snprintf(key_file, sizeof(key_file), "%s-key.pem", stem);
+		free_datum(&cert);
+		free_datum(&key);
+		if (!read_datum(dir, cert_file, uid, 022, &cert, err) || !read_datum(dir, key_file, uid, 077, &key, err))
+			goto out;
+		ret = gnutls_certificate_set_x509_key_mem2(t->creds, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (ret < 0) {
+			gbca_fail(err, "couldn't load %s/%s: %s", dir, cert_file, gnutls_strerror(ret));
+			goto out;
+		}
+		gnutls_x509_crt_init(&crt);
+		if (gnutls_x509_crt_import(crt, &cert, GNUTLS_X509_FMT_PEM) >= 0) {
+			renew = renew_time(crt, &ca);
+			if (renew && (t->renew_at == 0 || renew < t->renew_at))
+				t->renew_at = renew;
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+	ok = true;
+out:
+	free_datum(&cert);
+	free_datum(&key);
+	free_datum(&ca_pem);
+	gnutls_x509_crt_deinit(ca_crt);
 	return ok;
 }
 
