@@ -33,6 +33,8 @@ get(const char *p, size_t *len)
 	size_t n;
 
 	i = (i + 1) % 8;
+	if (len)
+		*len = 0;
 	if (f == NULL)
 		return NULL;
 	n = fread(buf[i], 1, sizeof(buf[i]) - 1, f);

@@ -617,8 +617,9 @@ main(void)
 		list[strcspn(list, "\n")] = '\0';
 		snprintf(known_methods, sizeof(known_methods), " %s ", list);
 	}
-	if (getenv("GBCA_LLHTTP_SHOW"))
-		show_max = strtoul(getenv("GBCA_LLHTTP_SHOW"), NULL, 10);
+	const char *show = getenv("GBCA_LLHTTP_SHOW");
+	if (show)
+		show_max = strtoul(show, NULL, 10);
 	load_corpus();
 	make_mutations();
 	tap_add("/llhttp/corpus", test_corpus);

@@ -655,7 +655,7 @@ rc_install(const struct rc *rc, const char *value, const struct gbca_shells_prev
 	render_block(&block, rc->kind, rc->sh->bit, flags, dirs, value, prev);
 	gbca_block_splice(&b, t->data ? t->data : "", t->len, at, rc->block.found ? rc->block.end : at,
 	                  block.p, block.len);
-	if (!(rc->exists && !b.oom && !block.oom && b.len == t->len && (b.len == 0 || memcmp(b.p, t->data, b.len) == 0))) {
+	if (!(rc->exists && !b.oom && !block.oom && b.len == t->len && (b.len == 0 || (t->data != NULL && memcmp(b.p, t->data, b.len) == 0)))) {
 		b.oom |= block.oom;
 		ok = rc_write(rc, &b, dirs, value, true, err);
 		*changed = ok;

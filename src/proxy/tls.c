@@ -223,7 +223,7 @@ gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca
 	memset(t, 0, sizeof(*t));
 	if ((ret = gnutls_priority_init2(&t->priority, gbca_tls_priority, &where, 0)) < 0)
 		return gbca_fail(err, "bad TLS priority near \"%s\": %s", where ? where : "?", gnutls_strerror(ret));
-	if ((ret = gnutls_certificate_allocate_credentials(&t->creds)) < 0) {
+	if (gnutls_certificate_allocate_credentials(&t->creds) < 0) {
 		gbca_tls_free(t);
 		return gbca_fail(err, "out of memory");
 	}
