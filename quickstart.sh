@@ -2,7 +2,7 @@
 # The quick start in one command: install the build packages, build gbca and
 # run the whole job, 'gbca up' against Gemini Balance on http://127.0.0.1:8000
 # (or $GBCA_UPSTREAM): the CA (once), the certificate, trust (system store,
-# NSS databases, Node in bash, zsh and fish), the hosts entry, and the proxy
+# NSS databases, Node and Python in bash, zsh and fish), the hosts entry, and the proxy
 # (a systemd service where systemd runs, else in the background: pid and log
 # in CAROOT, 'gbca down' stops it). Safe to run again; 'gbca uninstall'
 # undoes it all.
