@@ -5,11 +5,12 @@
 # as built), with its own network (loopback only) and this build bound
 # read-only at /opt/gbca. Inside: the stand-in Gemini Balance as a transient
 # unit, 'gbca up --service', README's curl with the system trust store,
-# 'systemctl reload' keeps serving, 'up --service -- --cors *' makes CORS
-# live, 'down' stops the unit, 'uninstall --purge' removes it.
+# 'systemctl reload' keeps serving, so does serve's own renewal of a
+# short-lived leaf, 'up --service -- --cors *' makes CORS live, 'down' stops
+# the unit, 'uninstall --purge' removes it.
 . "$srcdir/tests/lib.sh"
 [ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && { echo "Bail out! needs root in CI"; exit 1; }; skip_all "needs root"; }
-need systemd-nspawn debootstrap nsenter flock pgrep curl
+need systemd-nspawn debootstrap nsenter flock pgrep curl openssl certtool
 
 ROOTFS=${GBCA_TEST_ROOTFS:-/var/cache/gbca-test-rootfs}
 INCLUDE=systemd,systemd-sysv,dbus,ca-certificates,python3,curl,libgnutls30,libtasn1-6,libp11-kit0,libasan8,libubsan1,iproute2
@@ -100,6 +101,51 @@ before=$(main_pid)
 ok "/systemd/reload" inside systemctl reload gbca-serve.service
 is "/systemd/reload/same-main-pid" "$(main_pid)" "$before"
 ok "/systemd/reload/still-serving" wait_until 50 serving
+
+# A renewal while running as the unit: a leaf of ours in CAROOT/serve/, signed
+# by the CA with the host's certtool, valid from 20 s ago to 25 s from now, so
+# that serve (once 'systemctl reload' has re-read it, as not yet due) renews it
+# by itself 10 s from now; the main process and the unit stay, README's curl
+# keeps getting 200.
+CAROOT_IN=$(inside "$GBCA_IN" caroot)
+CR=/proc/$INIT/root$CAROOT_IN
+# The leaf that answers on the container's loopback (host openssl, its network).
+served() {
+	nsenter -t "$INIT" -n openssl s_client -connect 127.0.0.1:443 -servername "$NAME" < /dev/null 2>/dev/null |
+		openssl x509 -noout "$@" 2>&1
+}
+printf '%s\n' "cn = \"$NAME\"" "dns_name = \"$NAME\"" "serial = 4662" \
+	"activation_date = \"$(date -u -d "@$(($(date +%s) - 20))" '+%Y-%m-%d %H:%M:%S')\"" \
+	"expiration_date = \"$(date -u -d "@$(($(date +%s) + 25))" '+%Y-%m-%d %H:%M:%S')\"" \
+	tls_www_server signing_key > "$TMP/leaf.tmpl"
+(umask 077 && TZ=UTC certtool --generate-privkey --key-type ecdsa --outfile "$TMP/leaf-key.pem" 2>/dev/null &&
+	TZ=UTC certtool --generate-certificate --load-privkey "$TMP/leaf-key.pem" --template "$TMP/leaf.tmpl" \
+		--load-ca-certificate "$CR/rootCA.pem" --load-ca-privkey "$CR/rootCA-key.pem" \
+		--outfile "$TMP/leaf.pem" > /dev/null 2>&1 &&
+	chmod 644 "$TMP/leaf.pem" &&
+	cp "$TMP/leaf-key.pem" "$CR/serve/$NAME-key.pem" && cp "$TMP/leaf.pem" "$CR/serve/$NAME.pem")
+ok "/systemd/renewal/short-leaf-reloaded" inside systemctl reload gbca-serve.service
+short() { [ "$(served -serial)" = "serial=1236" ]; }
+ok "/systemd/renewal/short-leaf-served" wait_until 50 short
+before=$(main_pid)
+# README's curl, over and over (bounded), across the renewal.
+( n=0; while [ ! -e "$TMP/stop" ] && [ $n -lt 300 ]; do
+	echo "$(readme_curl 2>&1)" >> "$TMP/codes"; n=$((n + 1)); sleep 0.1
+done ) &
+loop=$!
+renewed() { s=$(served -serial) && [ "$s" != "serial=1236" ] && [ "$s" != "${s#serial=}" ]; }
+ok "/systemd/renewal/renewed" wait_until 300 renewed
+is "/systemd/renewal/serves-the-new-file" "$(served -serial)" "$(openssl x509 -noout -serial -in "$CR/serve/$NAME.pem")"
+ok "/systemd/renewal/new-leaf-lasts" openssl x509 -noout -checkend $((100 * 86400)) -in "$CR/serve/$NAME.pem"
+like "/systemd/renewal/logged" "$(inside journalctl -u gbca-serve.service -o cat --no-pager)" "renewal: certificates re-read"
+is "/systemd/renewal/same-main-pid" "$(main_pid)" "$before"
+is "/systemd/renewal/active" "$(inside systemctl is-active gbca-serve.service)" active
+is "/systemd/renewal/no-restarts" "$(inside systemctl show -P NRestarts gbca-serve.service)" 0
+sleep 0.5
+touch "$TMP/stop"
+wait "$loop"
+is "/systemd/renewal/curl-200-across" "$(sort -u "$TMP/codes")" 200
+ok "/systemd/renewal/curl-ran-across" test "$(grep -c . "$TMP/codes")" -ge 2
 
 # New serve options converge into the unit, and are live.
 preflight() {
