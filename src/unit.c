@@ -60,6 +60,8 @@ gbca_unit_render(struct gbca_strbuf *b, const char *caroot, const char *const *a
 	/* The shell's own kill: /bin/kill (procps) is missing from minimal
 	 * systems and containers, and systemctl reload then fails. */
 	gbca_strbuf_str(b, "\nExecReload=/bin/sh -c \"kill -HUP ${MAINPID}\"\nRestart=on-failure\nTimeoutStopSec=40\n"
+	                   "# SIGTERM to serve alone: it drains and stops its workers itself.\n"
+	                   "KillMode=mixed\n"
 	                   "# Two descriptors per client connection; serve fits --max-connections in it.\n"
 	                   "LimitNOFILE=65536\n\n"
 	                   "[Install]\nWantedBy=multi-user.target\n");

@@ -135,6 +135,7 @@ GBCA_SYSROOT=$SYS up --service --no-trust --no-hosts --upstream "$UP" -- --cors 
 ok "/up/service/unit-written" test -f "$UNIT"
 like "/up/service/cors-in-unit" "$(grep '^ExecStart=' "$UNIT" 2>/dev/null)" '"serve" "--cors" "\*" "--workers" "1" "--upstream" "http://127.0.0.1:8001"$'
 like "/up/service/descriptor-limit" "$(grep "^LimitNOFILE=" "$UNIT" 2>/dev/null)" "^LimitNOFILE=65536$"
+like "/up/service/kill-mode-mixed" "$(grep "^KillMode=" "$UNIT" 2>/dev/null)" "^KillMode=mixed$"
 like "/up/service/systemctl-failure-said" "$(cat "$TMP/up.out")" "systemctl"
 # Installed once, the unit is what a later plain 'up' changes.
 GBCA_SYSROOT=$SYS up --no-trust --no-hosts --upstream "$UP" -- --cors https://app.example.test
