@@ -11,13 +11,8 @@
 in_namespaces -n -- "$@"
 
 . "$srcdir/tests/lib.sh"
-unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
-      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
-      LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
-"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
+serve_test_prelude
 need ip timeout
-PY=/usr/bin/python3
-[ -x "$PY" ] || need python3
 
 ip link set lo up
 export GBCA_CAROOT="$TMP/ca"

@@ -227,3 +227,25 @@ add_test_user() {
 	echo "gbcau:x:$U:" >> /etc/group
 	echo "gbcau:*:19000:0:99999:7:::" >> /etc/shadow
 }
+
+# serve_test_prelude: how each `gbca serve` test starts: none of serve's
+# GBCA_* settings, proxies or socket-activation variables from the caller, a
+# skip while serve is not built, and PY, the system python3 (its own requests,
+# not a pyenv's).
+serve_test_prelude() {
+	unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
+	      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
+	      LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
+	"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
+	PY=/usr/bin/python3
+	[ -x "$PY" ] || need python3
+}
+# serve_test_cleanup: their EXIT trap: stop $SERVE and $UPSTREAM, kill any
+# gbca left (a stopped one is continued first), remove $TMP.
+serve_test_cleanup() {
+	local p
+	[ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null
+	[ -n "$UPSTREAM" ] && kill -TERM "$UPSTREAM" 2>/dev/null
+	for p in $(gbca_pids); do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}

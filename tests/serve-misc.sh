@@ -12,13 +12,8 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 # serve reads these; each case says what it wants.
-unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
-      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
-      LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
-"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
+serve_test_prelude
 need curl openssl ip timeout systemd-socket-activate certtool
-PY=/usr/bin/python3
-[ -x "$PY" ] || need python3
 
 NAME=generativelanguage.googleapis.com
 P=18443         # TLS
@@ -27,14 +22,7 @@ PA=18444        # systemd socket activation
 REC=$TMP/upstream.jsonl
 UPSTREAM= SERVE= SERVE_ERR=
 
-cleanup() {
-	local p
-	[ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null
-	[ -n "$UPSTREAM" ] && kill -TERM "$UPSTREAM" 2>/dev/null
-	for p in $(gbca_pids); do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap serve_test_cleanup EXIT
 
 started_or_gone() { grep -q 'listening on' "$1" || gone "$2"; }
 

@@ -12,13 +12,8 @@
 in_namespaces -n -- "$@"
 
 . "$srcdir/tests/lib.sh"
-unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
-      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
-      LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
-"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
+serve_test_prelude
 need curl ip timeout gnutls-cli
-PY=/usr/bin/python3
-[ -x "$PY" ] || need python3
 
 NAME=generativelanguage.googleapis.com
 P=19443         # TLS
@@ -26,14 +21,7 @@ PH=19080        # plain HTTP
 REC=$TMP/upstream.jsonl
 UPSTREAM= SERVE= SERVE_ERR=
 
-cleanup() {
-	local p
-	[ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null
-	[ -n "$UPSTREAM" ] && kill -TERM "$UPSTREAM" 2>/dev/null
-	for p in $(gbca_pids); do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap serve_test_cleanup EXIT
 
 ip link set lo up
 export GBCA_CAROOT="$TMP/ca"

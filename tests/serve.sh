@@ -11,11 +11,8 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 # serve reads these too; the test says everything with flags.
-unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
-      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
+serve_test_prelude
 need curl openssl update-ca-certificates ip node testssl sha256sum timeout
-PY=/usr/bin/python3
 [ -x "$PY" ] && "$PY" -c 'import requests' 2>/dev/null || need python3-requests
 
 NAME=generativelanguage.googleapis.com
@@ -26,14 +23,7 @@ REC=$TMP/upstream.jsonl
 BIG=$((200 * 1024 * 1024))
 UPSTREAM= SERVE= SERVE_LOG= SERVE_ERR=
 
-cleanup() {
-	[ -n "$SERVE" ] && kill -TERM "$SERVE" 2>/dev/null
-	[ -n "$UPSTREAM" ] && kill -TERM "$UPSTREAM" 2>/dev/null
-	local p
-	for p in $(gbca_pids); do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap serve_test_cleanup EXIT
 
 ip link set lo up
 # Workers may run as nobody (serve's --user default): let them create the log.
