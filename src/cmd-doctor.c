@@ -6,6 +6,7 @@
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
 #include <gbca/path.h>
+#include <gbca/probe.h>
 #include <gbca/proxy.h>
 #include <gbca/run.h>
 #include <gbca/store.h>
@@ -472,45 +473,71 @@ check_client(struct doctor *d, const char *label, const char *prog, const char *
 	}
 }
 
+/* The fix for a probe that stopped at a step. */
+static const char *
+upstream_fix(const struct gbca_probe *p)
+{
+	switch (p->failed) {
+	case GBCA_PROBE_DNS:
+		return p->at_proxy ? "check the proxy's name in --upstream-proxy (or HTTPS_PROXY), and this machine's DNS"
+		                   : "check the host in --upstream, and this machine's DNS (or /etc/hosts)";
+	case GBCA_PROBE_CONNECT:
+		return p->at_proxy ? "start the proxy, or check --upstream-proxy (or HTTPS_PROXY)"
+		                   : "start Gemini Balance, or point gbca at it: gbca up --upstream URL";
+	case GBCA_PROBE_PROXY:
+		return "the proxy must allow CONNECT to the upstream's host and port; or leave it out (--upstream-proxy, NO_PROXY)";
+	case GBCA_PROBE_TLS:
+		return strstr(p->why, "verification")
+		       ? "give the CA that signed the upstream's certificate with --upstream-ca FILE, or fix the certificate "
+		         "(its names, its dates, its chain)"
+		       : "check that the upstream speaks TLS on that port (a plain one is http://), and --upstream-ca";
+	default:
+		return "check that the upstream speaks HTTP";
+	}
+}
+
+/* The upstream, step by step as serve reaches it (probe.c): one line, the
+ * first step that failed or the status of GET PREFIX/v1beta/models. That
+ * path rather than "/": Gemini Balance serves it (401 without a token), so
+ * its answer also says that PREFIX is right; "/" is a login page or a
+ * platform's landing page that proves nothing about the API. */
 static void
 check_upstream(struct doctor *d, bool *local)
 {
-	const struct sockaddr_storage *ss = &d->cfg.upstream_ss;
-	char req[512], resp[512] = "", why[128] = "";
 	const char *key = getenv("GEMINI_API_KEY");
-	int fd, status = 0;
-	ssize_t n;
+	char target[512];
+	struct gbca_probe p;
+	int status;
 
-	*local = is_loopback(ss);
-	fd = connect_timeout(ss, d->cfg.upstream_len);
-	if (fd < 0) {
-		report(d, "upstream", FAIL, "start Gemini Balance, or point gbca at it: gbca up --upstream URL",
-		       "nothing answers at %s (%s)", d->cfg.upstream_url, strerror(errno));
+	memset(&p, 0, sizeof(p));
+	snprintf(target, sizeof(target), "/v1beta/models");
+	p.host = d->cfg.upstream_host;
+	p.port = d->cfg.upstream_port;
+	p.target = target;
+	/* serve keeps the client's Host for a local Gemini Balance */
+	p.host_header = d->name;
+	p.api_key = key;
+	p.connect_timeout_ms = 5000;
+	p.io_timeout_ms = 10000;
+	gbca_probe_run(&p);
+	*local = p.failed != GBCA_PROBE_DNS && is_loopback(&p.upstream_ss);
+	if (p.failed == GBCA_PROBE_HTTP) {
+		report(d, "upstream", FAIL, upstream_fix(&p), "%s accepted a connection but gave %s", d->cfg.upstream_url, p.why);
 		return;
 	}
-	n = snprintf(req, sizeof(req), "GET /v1beta/models HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n",
-	             d->name, key ? "x-goog-api-key: " : "", key ? key : "", key ? "\r\n" : "");
-	if (write(fd, req, (size_t)n) != n)
-		snprintf(why, sizeof(why), "writing: %s", strerror(errno));
-	else if ((n = read(fd, resp, sizeof(resp) - 1)) < 0)
-		snprintf(why, sizeof(why), "reading: %s", strerror(errno == EAGAIN ? ETIMEDOUT : errno));
-	else if (n == 0)
-		snprintf(why, sizeof(why), "it closed the connection without a word");
-	else if (n > 12 && strncmp(resp, "HTTP/1.", 7) == 0)
-		status = atoi(resp + 9);
-	else {
-		char shown[48];
-		size_t i;
-
-		for (i = 0; i + 1 < sizeof(shown) && i < (size_t)n; i++)
-			shown[i] = resp[i] >= 0x20 && resp[i] < 0x7f ? resp[i] : '.';
-		shown[i] = '\0';
-		snprintf(why, sizeof(why), "it sent \"%s\"", shown);
+	if (p.failed != GBCA_PROBE_OK) {
+		report(d, "upstream", FAIL, upstream_fix(&p), "%s: %s", d->cfg.upstream_url, p.why);
+		return;
 	}
-	close(fd);
-	if (status == 0) {
-		report(d, "upstream", FAIL, "check that the upstream speaks HTTP",
-		       "%s accepted a connection but gave no HTTP answer: %s", d->cfg.upstream_url, why);
+	status = p.status;
+	if (status >= 500) {
+		report(d, "upstream", FAIL, "look at the upstream's own log (Gemini Balance's, or its platform's)",
+		       "%s answered \"%s\" to GET %s: the upstream itself fails", d->cfg.upstream_url, p.status_line, target);
+		return;
+	}
+	if (status == 404) {
+		report(d, "upstream", WARN, "check the upstream URL and its path (https://HOST/PREFIX)",
+		       "%s answered \"%s\" to GET %s: not Gemini Balance, or a wrong path", d->cfg.upstream_url, p.status_line, target);
 		return;
 	}
 	report(d, "upstream", PASS, "", "%s answers (HTTP %d)", d->cfg.upstream_url, status);

@@ -95,3 +95,6 @@ EXTRA_DIST += tests/llhttp-parse.js
 # cli: every option typed in full only, and the same in --help, man page and completions.
 TESTS += tests/options.sh
 EXTRA_DIST += tests/options.sh
+# gbca doctor's upstream line: DNS, connect, CONNECT, TLS verification, HTTP status, each against a real server.
+TESTS += tests/doctor-upstream.sh
+EXTRA_DIST += tests/doctor-upstream.sh tests/doctor-upstream.py
