@@ -95,3 +95,7 @@ EXTRA_DIST += tests/llhttp-parse.js
 # cli: every option typed in full only, and the same in --help, man page and completions.
 TESTS += tests/options.sh
 EXTRA_DIST += tests/options.sh
+# An https:// upstream (issue 12): TLS from a second CA, PREFIX, SNI/Host, pool and resumption,
+# header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
+TESTS += tests/serve-https-upstream.sh
+EXTRA_DIST += tests/serve-https-upstream.sh
