@@ -483,7 +483,7 @@ up_parse(int argc, char **argv, struct up_job *job)
 		gbca_print_error("%s", err.msg);
 		return GBCA_EXIT_FAIL;
 	}
-	if (upstream && !gbca_proxy_parse_upstream(upstream, &job->cfg, &err))
+	if (upstream && (!gbca_proxy_parse_upstream(upstream, &job->cfg, &err) || !gbca_proxy_config_finish(&job->cfg, &err)))
 		return gbca_usage_error("up", "%s", err.msg);
 	if (!serve_cmd_init(&job->cmd, argc - rest, argv + rest, upstream, &err))
 		return gbca_usage_error("up", "%s", err.msg);

@@ -109,6 +109,13 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 	}
 	if (strcmp(key, "upstream") == 0)
 		return gbca_proxy_parse_upstream(v, c, err);
+	if (strcmp(key, "upstream-ca") == 0) {
+		if (snprintf(c->upstream_ca, sizeof(c->upstream_ca), "%s", v) >= (int)sizeof(c->upstream_ca))
+			return gbca_fail(err, "path too long: %s", v);
+		return true;
+	}
+	if (strcmp(key, "upstream-proxy") == 0)
+		return gbca_proxy_parse_upstream_proxy(v, c, err);
 	if (strcmp(key, "cert") == 0 || strcmp(key, "key") == 0) {
 		char *dst = key[0] == 'c' ? c->cert_file : c->key_file;
 		if (snprintf(dst, PATH_MAX, "%s", v) >= PATH_MAX)
@@ -210,6 +217,7 @@ read_env(struct opts *o, struct gbca_err *err)
 		{ "GBCA_UPSTREAM", "upstream", false }, { "GBCA_NAMES", "name", true },
 		{ "GBCA_WORKERS", "workers", false }, { "GBCA_CORS", "cors", false },
 		{ "GBCA_ACCESS_LOG", "access-log", false }, { "GBCA_USER", "user", false },
+		{ "GBCA_UPSTREAM_CA", "upstream-ca", false }, { "GBCA_UPSTREAM_PROXY", "upstream-proxy", false },
 	};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const char *v = getenv(vars[i].var);
@@ -233,6 +241,8 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, 0 },
 	{ "http-listen", required_argument, NULL, 0 },
 	{ "upstream", required_argument, NULL, 0 },
+	{ "upstream-ca", required_argument, NULL, 0 },
+	{ "upstream-proxy", required_argument, NULL, 0 },
 	{ "name", required_argument, NULL, 0 },
 	{ "cert", required_argument, NULL, 0 },
 	{ "key", required_argument, NULL, 0 },
@@ -312,6 +322,8 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		return GBCA_SERVE_FAILED;
 	if (c->n_names == 0)
 		snprintf(c->names[c->n_names++], sizeof(c->names[0]), "%s", GBCA_GOOGLE_HOST);
+	if (!gbca_proxy_config_finish(c, err))
+		return GBCA_SERVE_USAGE;
 	if ((c->cert_file[0] != '\0') != (c->key_file[0] != '\0')) {
 		gbca_fail(err, "--cert and --key go together");
 		return GBCA_SERVE_USAGE;

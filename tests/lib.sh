@@ -234,7 +234,8 @@ add_test_user() {
 # not a pyenv's).
 serve_test_prelude() {
 	unset GBCA_LISTEN GBCA_HTTP_LISTEN GBCA_UPSTREAM GBCA_NAMES GBCA_WORKERS GBCA_CORS \
-	      GBCA_ACCESS_LOG GBCA_USER HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
+	      GBCA_ACCESS_LOG GBCA_USER GBCA_UPSTREAM_CA GBCA_UPSTREAM_PROXY \
+	      HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy \
 	      LISTEN_PID LISTEN_FDS LISTEN_FDNAMES
 	"$GBCA" serve --help >/dev/null 2>&1 || skip_all "gbca serve is not built yet ('gbca serve --help' failed)"
 	PY=/usr/bin/python3

@@ -98,3 +98,7 @@ EXTRA_DIST += tests/options.sh
 # gbca doctor's upstream line: DNS, connect, CONNECT, TLS verification, HTTP status, each against a real server.
 TESTS += tests/doctor-upstream.sh
 EXTRA_DIST += tests/doctor-upstream.sh tests/doctor-upstream.py
+# An https:// upstream (issue 12): TLS from a second CA, PREFIX, SNI/Host, pool and resumption,
+# header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
+TESTS += tests/serve-https-upstream.sh
+EXTRA_DIST += tests/serve-https-upstream.sh

@@ -65,14 +65,37 @@ struct gbca_proxy_config {
 	bool google_passthrough;
 	bool quiet;
 	struct gbca_google *google;             /* set by the master when passing through */
+	/* An https:// upstream (issue 12): TLS verified with the system store or
+	 * --upstream-ca, SNI and Host set to upstream_authority, upstream_prefix
+	 * before every path; reached directly or through an HTTP CONNECT proxy. */
+	bool upstream_tls;
+	char upstream_prefix[256];              /* "" or "/a/b": no trailing slash */
+	char upstream_ca[PATH_MAX];             /* --upstream-ca: "" = the system store */
+	char upstream_proxy[512];               /* --upstream-proxy as given: "", "env" or http://HOST[:PORT] */
+	char upstream_authority[280];           /* host[:port] (port left out when default), for Host */
+	char upstream_origin[300];              /* scheme://authority, for rewriting response headers */
+	bool upstream_via_proxy;                /* CONNECT through the proxy below (after NO_PROXY) */
+	char upstream_proxy_host[256];
+	char upstream_proxy_port[8];
+	struct sockaddr_storage upstream_proxy_ss;
+	socklen_t upstream_proxy_len;
 };
 
 void gbca_proxy_config_defaults(struct gbca_proxy_config *c);
 
 /* Parses "127.0.0.1:443", "[::1]:443", ":8443" (all IPv4), "443". */
 bool gbca_proxy_parse_listen(const char *s, bool tls, struct gbca_listen_addr *out, struct gbca_err *err);
-/* Parses "http://host:port" (the only scheme) and resolves host. */
+/* Parses "http(s)://host[:port][/prefix]" (ports 80/443 by default; no
+ * userinfo, query or fragment) and resolves host. */
 bool gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
+/* Parses --upstream-proxy: "env" or "http://host[:port]" (default port 80). */
+bool gbca_proxy_parse_upstream_proxy(const char *v, struct gbca_proxy_config *c, struct gbca_err *err);
+/* Once every source is read: refuses an upstream that is a served name (a
+ * loop), and settles the proxy (HTTPS_PROXY/NO_PROXY for "env") and resolves it. */
+bool gbca_proxy_config_finish(struct gbca_proxy_config *c, struct gbca_err *err);
+/* Whether NO_PROXY-style list (comma/space separated: "*", "host",
+ * ".suffix", "suffix", optional ":port") exempts host:port from the proxy. */
+bool gbca_proxy_no_proxy(const char *list, const char *host, const char *port);
 
 /* The TLS side: one priority cache and credentials for all sessions, and one
  * session-ticket key shared by every worker. */
