@@ -26,21 +26,31 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: gbca doctor [--upstream URL] [--name NAME] [--json]\n"
+	"usage: gbca doctor [--upstream URL] [--upstream-ca FILE] [--upstream-proxy URL|env]\n"
+	"                   [--name NAME] [--json]\n"
 	"\n"
 	"Checks, one line each with the fix when one fails: the CA; the proxy's\n"
 	"certificate; the hosts entry; the proxy listening; a real TLS handshake from\n"
 	"this machine verified by GnuTLS with the system store; every NSS database;\n"
 	"node and python3 (requests, else ssl+urllib) as an interactive login shell\n"
-	"of yours ($SHELL) finds them, each connecting to the proxy; the upstream\n"
-	"answering; HTTPS_PROXY without NO_PROXY; a same-host upstream that loops\n"
-	"back (a test request with a Google key answered 508); the upstream asking\n"
-	"for a token.\n"
+	"of yours ($SHELL) finds them, each connecting to the proxy; the upstream,\n"
+	"step by step as serve reaches it (its name, a TCP connection, the proxy's\n"
+	"CONNECT, the TLS handshake verified for its name, GET PREFIX/v1beta/models:\n"
+	"a 5xx or no HTTP answer fails); HTTPS_PROXY without NO_PROXY; a same-host\n"
+	"upstream that loops back (a test request with a Google key answered 508);\n"
+	"the upstream asking for a token.\n"
 	"A failed check shows the client's own error. Exit 0 only when every check\n"
 	"passes (warnings don't fail).\n"
 	"\n"
 	"options:\n"
-	"  --upstream URL   Gemini Balance (default http://127.0.0.1:8000)\n"
+	"  --upstream URL   Gemini Balance: http://HOST[:PORT] (default\n"
+	"                   http://127.0.0.1:8000) or https://HOST[:PORT][/PREFIX]\n"
+	"  --upstream-ca FILE\n"
+	"                   CA certificates that verify an https upstream (default: the\n"
+	"                   system store)\n"
+	"  --upstream-proxy URL|env\n"
+	"                   reach the upstream through this HTTP proxy (CONNECT); env:\n"
+	"                   HTTPS_PROXY unless NO_PROXY covers the upstream\n"
 	"  --name NAME      served name (default generativelanguage.googleapis.com)\n"
 	"  --json           one JSON object for scripts\n"
 	"Set GEMINI_API_KEY (your Gemini Balance token) to check that it is accepted.\n";
@@ -488,8 +498,8 @@ upstream_fix(const struct gbca_probe *p)
 		return "the proxy must allow CONNECT to the upstream's host and port; or leave it out (--upstream-proxy, NO_PROXY)";
 	case GBCA_PROBE_TLS:
 		return strstr(p->why, "verification")
-		       ? "give the CA that signed the upstream's certificate with --upstream-ca FILE, or fix the certificate "
-		         "(its names, its dates, its chain)"
+		       ? "if a private CA signed it, give that CA with --upstream-ca FILE (to doctor, and to serve or "
+		         "after gbca up --); else fix the certificate (its names, its dates, its chain)"
 		       : "check that the upstream speaks TLS on that port (a plain one is http://), and --upstream-ca";
 	default:
 		return "check that the upstream speaks HTTP";
@@ -509,13 +519,30 @@ check_upstream(struct doctor *d, bool *local)
 	struct gbca_probe p;
 	int status;
 
+	struct gbca_err err;
+	char how[320] = "", via[300] = "";
+
+	*local = false;
+	/* the loop refusal, and the proxy settled (HTTPS_PROXY/NO_PROXY for env) */
+	if (!gbca_proxy_config_finish(&d->cfg, &err)) {
+		report(d, "upstream", FAIL, "check --upstream and --upstream-proxy (or HTTPS_PROXY)", "%s", err.msg);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
-	snprintf(target, sizeof(target), "/v1beta/models");
+	snprintf(target, sizeof(target), "%s/v1beta/models", d->cfg.upstream_prefix);
 	p.host = d->cfg.upstream_host;
 	p.port = d->cfg.upstream_port;
+	p.tls = d->cfg.upstream_tls;
+	p.ca_file = d->cfg.upstream_ca;
+	if (d->cfg.upstream_via_proxy) {
+		p.proxy_host = d->cfg.upstream_proxy_host;
+		p.proxy_port = d->cfg.upstream_proxy_port;
+		snprintf(via, sizeof(via), ", through the proxy %s:%s", p.proxy_host, p.proxy_port);
+	}
 	p.target = target;
-	/* serve keeps the client's Host for a local Gemini Balance */
-	p.host_header = d->name;
+	/* as serve sends it: the upstream's own name to an https upstream (a
+	 * remote vhost), the client's Host to a local Gemini Balance */
+	p.host_header = d->cfg.upstream_tls ? d->cfg.upstream_authority : d->name;
 	p.api_key = key;
 	p.connect_timeout_ms = 5000;
 	p.io_timeout_ms = 10000;
@@ -540,7 +567,9 @@ check_upstream(struct doctor *d, bool *local)
 		       "%s answered \"%s\" to GET %s: not Gemini Balance, or a wrong path", d->cfg.upstream_url, p.status_line, target);
 		return;
 	}
-	report(d, "upstream", PASS, "", "%s answers (HTTP %d)", d->cfg.upstream_url, status);
+	if (p.tls_desc[0])
+		snprintf(how, sizeof(how), " over %s", p.tls_desc);
+	report(d, "upstream", PASS, "", "%s answers (HTTP %d)%s%s", d->cfg.upstream_url, status, how, via);
 	if (status == 401 || status == 403) {
 		if (key)
 			report(d, "upstream token", FAIL,
@@ -644,13 +673,15 @@ gbca_cmd_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "upstream", required_argument, NULL, 'u' },
+		{ "upstream-ca", required_argument, NULL, 'c' },
+		{ "upstream-proxy", required_argument, NULL, 'p' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct doctor *d = calloc(1, sizeof(*d));
-	const char *upstream = "http://127.0.0.1:8000";
+	const char *upstream = "http://127.0.0.1:8000", *upstream_ca = "", *upstream_proxy = "";
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	char addr[INET6_ADDRSTRLEN + 8] = "";
@@ -666,6 +697,8 @@ gbca_cmd_doctor(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'u': upstream = optarg; break;
+		case 'c': upstream_ca = optarg; break;
+		case 'p': upstream_proxy = optarg; break;
 		case 'n': d->name = optarg; break;
 		case 'j': d->json = true; break;
 		case 'h':
@@ -682,7 +715,12 @@ gbca_cmd_doctor(int argc, char **argv)
 		return gbca_usage_error("doctor", "unexpected argument \"%s\"", argv[optind]);
 	}
 	gbca_proxy_config_defaults(&d->cfg);
-	if (!gbca_proxy_parse_upstream(upstream, &d->cfg, &err) || !gbca_caroot(d->cfg.caroot, sizeof(d->cfg.caroot), &err)) {
+	/* the upstream's name is resolved by its check, not here */
+	snprintf(d->cfg.upstream_ca, sizeof(d->cfg.upstream_ca), "%s", upstream_ca);
+	snprintf(d->cfg.names[d->cfg.n_names++], sizeof(d->cfg.names[0]), "%s", d->name);
+	if (!gbca_proxy_split_upstream(upstream, &d->cfg, &err) ||
+	    !gbca_proxy_parse_upstream_proxy(upstream_proxy, &d->cfg, &err) ||
+	    !gbca_caroot(d->cfg.caroot, sizeof(d->cfg.caroot), &err)) {
 		rc = gbca_usage_error("doctor", "%s", err.msg);
 		free(d);
 		return rc;

@@ -47,4 +47,65 @@ upstream 8050 500
 doctor --upstream http://balancer.test:8050
 like "/doctor-upstream/http/500" "$line" '^FAIL +upstream +http://balancer.test:8050 answered "HTTP/1.1 500 Internal Server Error" to GET /v1beta/models.* fix: look at the upstream.s own log'
 
+# --- HTTPS: the balancer's leaf from a second CA of the test's own, for
+# balancer.test only; the system store does not trust that CA ---
+CA2="$TMP/ca2"
+GBCA_CAROOT=$CA2 "$GBCA" init -q --permit balancer.test &&
+	GBCA_CAROOT=$CA2 "$GBCA" issue -q --cert-file "$TMP/b.pem" --key-file "$TMP/b-key.pem" balancer.test ||
+	{ echo "Bail out! couldn't make the second CA and the balancer's leaf"; exit 1; }
+upstream 8443 ok "$TMP/b.pem" "$TMP/b-key.pem"
+upstream 8500 500 "$TMP/b.pem" "$TMP/b-key.pem"
+upstream 8444 junk "$TMP/b.pem" "$TMP/b-key.pem"
+U=https://balancer.test:8443/gb
+
+doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem"
+like "/doctor-upstream/https/pass" "$line" "^PASS +upstream +$U answers \(HTTP 401\) over TLS1.3, certificate for balancer.test verified with $CA2/rootCA.pem"
+# as serve asks: SNI and Host are the upstream's, PREFIX comes first
+is "/doctor-upstream/https/request" "$(grep -E '^(sni|request|host) ' "$TMP/record.8443" | tail -n 3 | tr '\n' '|')" \
+	"sni balancer.test|request GET /gb/v1beta/models HTTP/1.1|host balancer.test:8443|"
+doctor --upstream "$U" --upstream-ca="$CA2/rootCA.pem"
+like "/doctor-upstream/https/ca-equals-form" "$line" "^PASS +upstream +$U answers"
+
+doctor --upstream https://nowhere.test:8443
+like "/doctor-upstream/https/unresolvable" "$line" "^FAIL +upstream +https://nowhere.test:8443: cannot resolve nowhere.test: .* fix: check the host in --upstream"
+doctor --upstream http://nowhere.test:8000
+like "/doctor-upstream/http/unresolvable" "$line" "^FAIL +upstream +http://nowhere.test:8000: cannot resolve nowhere.test"
+doctor --upstream https://balancer.test:8449 --upstream-ca "$CA2/rootCA.pem"
+like "/doctor-upstream/https/refused" "$line" "^FAIL +upstream +https://balancer.test:8449: can.t connect to balancer.test \(127.0.0.7\) port 8449: Connection refused"
+
+# untrusted: the system store does not know the second CA
+doctor --upstream "$U"
+like "/doctor-upstream/https/untrusted" "$line" "^FAIL +upstream +$U: balancer.test's certificate failed verification with the system store: .*issuer is unknown.* fix: if a private CA signed it, give that CA with --upstream-ca FILE"
+# the right CA, the wrong name: other.test is the same address
+doctor --upstream https://other.test:8443 --upstream-ca "$CA2/rootCA.pem"
+like "/doctor-upstream/https/wrong-name" "$line" "^FAIL +upstream +https://other.test:8443: other.test's certificate failed verification with $CA2/rootCA.pem: .*name in the certificate does not match"
+is "/doctor-upstream/https/wrong-name-sni" "$(grep '^sni ' "$TMP/record.8443" | tail -n 1)" "sni other.test"
+# a CA file that holds no certificate
+: > "$TMP/empty.pem"
+doctor --upstream "$U" --upstream-ca "$TMP/empty.pem"
+like "/doctor-upstream/https/empty-ca-file" "$line" "^FAIL +upstream +$U: no CA certificate in $TMP/empty.pem"
+
+doctor --upstream https://balancer.test:8500 --upstream-ca "$CA2/rootCA.pem"
+like "/doctor-upstream/https/500" "$line" '^FAIL +upstream +https://balancer.test:8500 answered "HTTP/1.1 500 Internal Server Error" to GET /v1beta/models'
+doctor --upstream https://balancer.test:8444 --upstream-ca "$CA2/rootCA.pem"
+like "/doctor-upstream/https/not-http" "$line" '^FAIL +upstream +https://balancer.test:8444 accepted a connection but gave no HTTP answer: it sent "SSH-2.0-OpenSSH_9.2.."'
+# a plain HTTP server given as https://: the handshake, not the certificate
+doctor --upstream https://balancer.test:8080
+like "/doctor-upstream/https/plain-server" "$line" "^FAIL +upstream +https://balancer.test:8080: the TLS handshake with balancer.test failed: .* fix: check that the upstream speaks TLS on that port"
+
+# --- through an HTTP proxy (CONNECT), which tunnels to balancer.test:8443 only ---
+upstream 3128 connect - - balancer.test:8443
+doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy http://127.0.0.7:3128
+like "/doctor-upstream/proxy/pass" "$line" "^PASS +upstream +$U answers \(HTTP 401\) over TLS1.3.* through the proxy 127.0.0.7:3128"
+is "/doctor-upstream/proxy/connect-line" "$(grep '^request CONNECT' "$TMP/record.3128" | tail -n 1)" "request CONNECT balancer.test:8443 HTTP/1.1"
+doctor --upstream https://balancer.test:8500 --upstream-ca "$CA2/rootCA.pem" --upstream-proxy=http://127.0.0.7:3128
+like "/doctor-upstream/proxy/refused-connect" "$line" "^FAIL +upstream +https://balancer.test:8500: the proxy 127.0.0.7 port 3128 refused CONNECT balancer.test:8500: \"HTTP/1.1 403 Forbidden\""
+doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy http://127.0.0.7:3129
+like "/doctor-upstream/proxy/down" "$line" "^FAIL +upstream +$U: can.t connect to the upstream proxy 127.0.0.7 port 3129: Connection refused.* fix: start the proxy"
+# "env": HTTPS_PROXY, unless NO_PROXY covers the upstream
+HTTPS_PROXY=http://127.0.0.7:3128 doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy env
+like "/doctor-upstream/proxy/env" "$line" "^PASS +upstream .* through the proxy 127.0.0.7:3128"
+HTTPS_PROXY=http://127.0.0.7:3129 NO_PROXY=.test doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy env
+like "/doctor-upstream/proxy/env-no-proxy" "$line" "^PASS +upstream +$U answers \(HTTP 401\) over TLS1.3, certificate for balancer.test verified with [^ ]*\$"
+
 done_testing

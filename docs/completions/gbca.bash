@@ -33,7 +33,7 @@ _gbca()
 	ci) opts="--format --output --out-dir --days --quiet --help" ;;
 	up) opts="--upstream --service --foreground --no-trust --no-hosts --help" ;;
 	down) opts="--help" ;;
-	doctor) opts="--upstream --name --json --help" ;;
+	doctor) opts="--upstream --upstream-ca --upstream-proxy --name --json --help" ;;
 	uninstall) opts="--purge --help" ;;
 	serve) opts="--listen --http-listen --upstream --upstream-ca --upstream-proxy --name --cert --key --workers --max-connections --cors --google-passthrough --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;

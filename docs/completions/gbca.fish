@@ -40,6 +40,8 @@ complete -c gbca -n "__fish_seen_subcommand_from hosts" -l force
 complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fish"
 complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
+complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-ca -r
+complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-proxy -x
 for o in listen http-listen upstream-ca upstream-proxy cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
 end

@@ -196,7 +196,7 @@ set_prefix(struct gbca_proxy_config *c, const char *path, const char *url, struc
 }
 
 bool
-gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
+gbca_proxy_split_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
 {
 	struct url_parts u;
 	bool v6;
@@ -222,7 +222,14 @@ gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct g
 		snprintf(c->upstream_authority, sizeof(c->upstream_authority), "%s%s%s:%s", v6 ? "[" : "", u.host,
 		         v6 ? "]" : "", u.port);
 	snprintf(c->upstream_origin, sizeof(c->upstream_origin), "%s://%s", u.tls ? "https" : "http", c->upstream_authority);
-	return resolve("upstream", u.host, u.port, &c->upstream_ss, &c->upstream_len, err);
+	return true;
+}
+
+bool
+gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
+{
+	return gbca_proxy_split_upstream(url, c, err) &&
+	       resolve("upstream", c->upstream_host, c->upstream_port, &c->upstream_ss, &c->upstream_len, err);
 }
 
 bool
