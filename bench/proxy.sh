@@ -2,6 +2,8 @@
 # bench/proxy.sh: the CPU, latency and memory cost of `gbca serve` against
 # nginx (tuned, and as the classic guide configures it), each proxy with one
 # worker on core 0 and the load on core 1; prints a table, ratios and goals.
+# Then the same requests to an HTTPS upstream: gbca --upstream https://...
+# against nginx proxy_pass https:// (verified, keepalive pool, sessions reused).
 #
 # usage: bench/proxy.sh [path-to-gbca]
 #   DURATION=S      seconds of each wrk run (default 10)
@@ -12,7 +14,7 @@
 #   KEEP=1          keep the scratch folder (configs, raw tool output, logs)
 # Starts its own upstream (nginx `return 200`), its own nginx proxies and gbca
 # on free loopback ports, all inside the scratch folder, and stops them all on
-# exit. The whole run is cut off after LIMIT seconds (default 420). Needs
+# exit. The whole run is cut off after LIMIT seconds (default 600). Needs
 # nginx, wrk, h2load (nghttp2-client), taskset, python3, openssl, curl and at
 # least 2 CPUs. Run it as root (the proxies run their workers as root).
 set -eu
@@ -21,7 +23,7 @@ NAME=generativelanguage.googleapis.com
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-3000}
 IDLE=${IDLE:-2000}
-LIMIT=${LIMIT:-420}
+LIMIT=${LIMIT:-600}
 KA_RUNS=${KA_RUNS:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 PROXY_CORE=0
@@ -100,9 +102,9 @@ run() {
 }
 
 # ---- scratch files -----------------------------------------------------------
-read -r P_UP P_SSE P_PROXY < <(python3 -c '
+read -r P_UP P_SSE P_PROXY P_UPS < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
@@ -335,11 +337,28 @@ EOF
 		fi
 		case $kind in
 		stub)
+			# also over TLS on P_UPS (the HTTPS upstream), with a log line
+			# per upstream TLS connection: how many, and were they resumed
 			cat <<EOF
     keepalive_requests 1000000;
     keepalive_timeout 300s;
+    map \$connection_requests \$first_request { 1 1; default 0; }
+    log_format upconn '\$ssl_session_reused \$ssl_protocol';
     server {
         listen 127.0.0.1:$port backlog=4096;
+        location / {
+            default_type application/json;
+            return 200 '{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP"}]}';
+        }
+    }
+    server {
+        listen 127.0.0.1:$P_UPS ssl backlog=4096;
+        ssl_certificate $W/upca/upstream.pem;
+        ssl_certificate_key $W/upca/upstream-key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:UP:10m;
+        ssl_session_tickets on;
+        access_log $d/upstream-tls.log upconn if=\$first_request;
         location / {
             default_type application/json;
             return 200 '{"candidates":[{"content":{"parts":[{"text":"ok"}],"role":"model"},"finishReason":"STOP"}]}';
@@ -367,6 +386,40 @@ EOF
             proxy_set_header Connection "";
             proxy_buffering off;
             proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Real-IP \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }
+}
+EOF
+			;;
+		tuned-tls)
+			# tuned, to the HTTPS upstream: verified, SNI, sessions reused
+			cat <<EOF
+    keepalive_requests 100000;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    upstream gemini_tls { server 127.0.0.1:$up; keepalive 64; }
+    server {
+        listen 127.0.0.1:$port ssl backlog=1024;
+        server_name $NAME;
+        ssl_certificate $W/ca/serve/$NAME.pem;
+        ssl_certificate_key $W/ca/serve/$NAME-key.pem;
+        location / {
+            proxy_pass https://gemini_tls;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;
+            proxy_ssl_server_name on;
+            proxy_ssl_name $UP_NAME;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate $W/upca/rootCA.pem;
+            proxy_ssl_session_reuse on;
+            proxy_set_header Host 127.0.0.1:$up;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Real-IP \$remote_addr;
             proxy_set_header X-Forwarded-Proto \$scheme;
@@ -410,13 +463,17 @@ start_nginx() {
 	WORKER=$(children "$PID" | tr -d ' ')
 }
 
-# start_proxy KIND UPSTREAM_PORT: KIND is gbca, tuned or classic; sets PID, WORKER
+# start_proxy KIND UPSTREAM_PORT: KIND is gbca, tuned or classic, or gbca-tls
+# or tuned-tls with the HTTPS upstream on UPSTREAM_PORT; sets PID, WORKER
 start_proxy() {
-	local kind=$1 up=$2 d=$W/$1-$2
+	local kind=$1 up=$2 d=$W/$1-$2 upstream=(--upstream "http://127.0.0.1:$2")
 	mkdir -p "$d"
-	if [ "$kind" = gbca ]; then
+	# By address: gbca verifies the leaf's IP SAN (no SNI for an address,
+	# RFC 6066); nginx checks names only, so it verifies $UP_NAME with SNI.
+	[ "$kind" = gbca-tls ] && upstream=(--upstream "https://127.0.0.1:$up" --upstream-ca "$W/upca/rootCA.pem")
+	if [ "${kind%-tls}" = gbca ]; then
 		GBCA_CAROOT=$W/ca taskset -c "$PROXY_CORE" "$gbca" serve --config /dev/null \
-			--listen "127.0.0.1:$P_PROXY" --upstream "http://127.0.0.1:$up" \
+			--listen "127.0.0.1:$P_PROXY" "${upstream[@]}" \
 			--workers 1 --access-log off --user root --drain-timeout 1 \
 			>"$d/stdout.log" 2>"$d/stderr.log" &
 		PID=$!
@@ -443,15 +500,21 @@ stop_proxy() {
 
 # a request through the proxy that checks the leaf, the status and the body
 check_proxy() {
+	proxy_answers "$1" || die "$answer"
+}
+# proxy_answers KIND: the same, false with the reason in $answer
+proxy_answers() {
 	local kind=$1 got
 	got=$(curl -sS --max-time 5 --cacert "$W/ca/rootCA.pem" \
 		--resolve "$NAME:$P_PROXY:127.0.0.1" -H 'x-goog-api-key: sk-bench' \
 		-H 'Content-Type: application/json' --data-binary "$BODY" \
-		-w ' %{http_code}' "https://$NAME:$P_PROXY$PATH_GEN" 2>&1) ||
-		die "$kind: a curl request failed: $got"
+		-w ' %{http_code}' "https://$NAME:$P_PROXY$PATH_GEN" 2>&1) || {
+		answer="$kind: a curl request failed: $got"
+		return 1
+	}
 	case $got in
 	*'"finishReason":"STOP"'*' 200') ;;
-	*) die "$kind: unexpected answer: $got" ;;
+	*) answer="$kind: unexpected answer: $got"; return 1 ;;
 	esac
 }
 
@@ -460,12 +523,22 @@ mkdir -p "$W/ca"
 chmod 700 "$W/ca"
 GBCA_CAROOT=$W/ca "$gbca" init -q
 [ -s "$W/ca/rootCA.pem" ] || die "$gbca init did not make a CA in $W/ca"
+# The HTTPS upstream's leaf (a name and 127.0.0.1) from a throwaway CA of
+# its own, which the system does not trust: both proxies are given it.
+UP_NAME=upstream.bench
+mkdir -p "$W/upca"
+chmod 700 "$W/upca"
+GBCA_CAROOT=$W/upca "$gbca" init -q --permit "$UP_NAME" &&
+	GBCA_CAROOT=$W/upca "$gbca" issue -q --cert-file "$W/upca/upstream.pem" \
+		--key-file "$W/upca/upstream-key.pem" "$UP_NAME" 127.0.0.1 ||
+	die "$gbca could not make the HTTPS upstream's CA and leaf in $W/upca"
 
 read -r load_before _ </proc/loadavg
 nginx_conf "$W/stub" stub "$P_UP" 0
 start_nginx "$W/stub" "$LOAD_CORE"
 started+=("$WORKER")
 wait_for 10 port_open "$P_UP" || die "the upstream stub does not accept on $P_UP"
+wait_for 10 port_open "$P_UPS" || die "the upstream stub does not accept TLS on $P_UPS"
 taskset -c "$LOAD_CORE" python3 "$W/sse_upstream.py" "$P_SSE" >"$W/sse_upstream.log" 2>&1 &
 started+=("$!")
 wait_for 10 port_open "$P_SSE" || die "the SSE upstream does not accept on $P_SSE"
@@ -557,7 +630,30 @@ measure() {
 	R[$kind.rss1]=$t1
 	R[$kind.idle]=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
 	[ "$n" = "$IDLE" ] || note "$kind: only $n of $IDLE idle connections opened"
+	measure_cpu "$kind" "$d"
+	stop_proxy
 
+	note "$kind: server-sent events"
+	start_proxy "$kind" "$P_SSE"
+	sse "$kind" "$P_PROXY" "$W/ca/rootCA.pem"
+	stop_proxy
+}
+
+# upstream_tls KIND FIGURE: R[KIND.up_FIGURE] = the TLS connections the
+# proxy opened to the HTTPS upstream since the last call, and how many of
+# them resumed a session ("N/M resumed"), from the stub's log.
+upstream_tls() {
+	local log=$W/stub/upstream-tls.log
+	R[$1.up_$2]="$(wc -l <"$log")/$(grep -c '^r ' "$log" || true)"
+	: >"$log"
+}
+
+# measure_cpu KIND DIR: the worker's CPU per keep-alive request, per full
+# and per resumed handshake (each with one POST), the proxy running
+measure_cpu() {
+	local kind=$1 d=$2 t0 t1 n out tls=
+	[ "${kind%-tls}" != "$kind" ] && tls=1
+	[ -z "$tls" ] || upstream_tls "$kind" start
 	note "$kind: keep-alive POSTs ($KA_RUNS runs)"
 	local i runs=()
 	for ((i = 1; i <= KA_RUNS; i++)); do
@@ -575,6 +671,7 @@ measure() {
 	R[$kind.ka_p50]=$(awk '$1 == "50%" { print $2 }' "$out")
 	R[$kind.ka_p99]=$(awk '$1 == "99%" { print $2 }' "$out")
 	R[$kind.ka_bad]=$(cat "$d"/ka.*.out | awk '/Non-2xx|Socket errors/' | tr -s ' ' | tr '\n' ';')
+	[ -z "$tls" ] || upstream_tls "$kind" ka
 
 	note "$kind: full handshakes"
 	t0=$(cpu_ticks "$WORKER")
@@ -587,6 +684,7 @@ measure() {
 	R[$kind.full_tls]=$(awk '/^TLS Protocol:/ { p = $3 } /^Cipher:/ { c = $2 } /^Server Temp Key:/ { k = $4 }
 		END { print p, c, k }' "$out")
 	R[$kind.full_s]=$(awk '/^finished in/ { sub(",", "", $3); print $3 }' "$out")
+	[ -z "$tls" ] || upstream_tls "$kind" full
 
 	note "$kind: resumed handshakes"
 	if server_resumes; then R[$kind.resumes]=yes; else R[$kind.resumes]=NO; fi
@@ -598,11 +696,28 @@ measure() {
 	R[$kind.res]=$(us_per $((t1 - t0)) "$n")
 	R[$kind.res_rps]=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' "$out")
 	R[$kind.res_bad]=$(awk '/Non-2xx|Socket errors/' "$out" | tr -s ' ' | tr '\n' ';')
-	stop_proxy
+	[ -z "$tls" ] || upstream_tls "$kind" res
+}
 
-	note "$kind: server-sent events"
-	start_proxy "$kind" "$P_SSE"
-	sse "$kind" "$P_PROXY" "$W/ca/rootCA.pem"
+# measure_tls KIND: gbca-tls or tuned-tls, the same figures to the HTTPS
+# upstream (the client side is the same as above: no idle or SSE runs)
+measure_tls() {
+	local kind=$1
+	if [ "$kind" = gbca-tls ] && ! "$gbca" serve --help 2>&1 | grep -q -- --upstream-ca; then
+		R[$kind.skipped]="this gbca has no --upstream-ca (no HTTPS upstream)"
+		note "$kind: not measured: ${R[$kind.skipped]}"
+		return 0
+	fi
+	start_proxy "$kind" "$P_UPS"
+	# a gbca whose worker can't reach an HTTPS upstream yet: say so, go on
+	if [ "$kind" = gbca-tls ] && ! proxy_answers "$kind"; then
+		note "$kind: not measured: ${answer//$'\n'/ }"
+		R[$kind.skipped]=${answer//$'\n'/ }
+		stop_proxy
+		return 0
+	fi
+	check_proxy "$kind"
+	measure_cpu "$kind" "$W/$kind-$P_UPS"
 	stop_proxy
 }
 
@@ -621,6 +736,9 @@ sse direct "$P_SSE" -
 for kind in gbca tuned classic; do
 	measure "$kind"
 done
+for kind in gbca-tls tuned-tls; do
+	measure_tls "$kind"
+done
 read -r load_after _ </proc/loadavg
 
 # ---- report ----------------------------------------------------------------------
@@ -631,9 +749,17 @@ gnutls=$(pkg-config --modversion gnutls 2>/dev/null ||
 	dpkg-query -W -f '${Version}' libgnutls30 2>/dev/null || echo "?")
 g() { echo "${R[$1]:--}"; }
 ratio() { # nginx KIND / gbca for FIGURE
-	local a=${R[$1.$2]:-} b=${R[gbca.$2]:-}
-	case $a$b in *[!0-9.]* | '') echo - ;; *) calc "$a / $b" ;; esac
+	ratio_of "$1" gbca "$2"
 }
+# both figures numbers: KIND-A's FIGURE OP KIND-B's, else -
+combine() { # KIND-A KIND-B FIGURE OP
+	local a=${R[$1.$3]:-} b=${R[$2.$3]:-}
+	case $a in '' | *[!0-9.]*) echo -; return ;; esac
+	case $b in '' | *[!0-9.]*) echo -; return ;; esac
+	calc "$a $4 $b"
+}
+ratio_of() { combine "$1" "$2" "$3" /; }
+diff_of() { combine "$1" "$2" "$3" -; }
 
 cat <<EOF
 
@@ -668,8 +794,30 @@ load average: $load_before before, $load_after after (noisy numbers? rerun on an
 | idle: worker VmRSS before -> after (KB) | $(g gbca.rss0) -> $(g gbca.rss1) | $(g tuned.rss0) -> $(g tuned.rss1) | $(g classic.rss0) -> $(g classic.rss1) | | |
 
 negotiated (h2load): gbca $(g gbca.full_tls); nginx tuned $(g tuned.full_tls); classic $(g classic.full_tls)
+
+HTTPS upstream: the same stub also over TLS (1.2/1.3, session tickets and cache), its leaf for
+$UP_NAME and 127.0.0.1 from a throwaway CA; the same client runs as above.
+  gbca:        gbca serve --upstream https://127.0.0.1:$P_UPS --upstream-ca upca/rootCA.pem (pool and resumption its own)
+  nginx tuned: proxy_pass https://gemini_tls (upstream { keepalive 64; }), proxy_ssl_verify on,
+               proxy_ssl_trusted_certificate upca/rootCA.pem, proxy_ssl_name $UP_NAME, proxy_ssl_server_name on,
+               proxy_ssl_session_reuse on, proxy_ssl_protocols TLSv1.2 TLSv1.3
+  upstream TLS connections: opened by the proxy during that run / of them resumed (the stub's \$ssl_session_reused)
+
+| figure, HTTPS upstream | gbca | nginx tuned | tuned/gbca |
+|---|---:|---:|---:|
+| keep-alive POST, worker CPU (us/request), median of $KA_RUNS | **$(g gbca-tls.ka)** | $(g tuned-tls.ka) | $(ratio_of tuned-tls gbca-tls ka) |
+| keep-alive POST, worker CPU, range of the $KA_RUNS runs | $(g gbca-tls.ka_range) | $(g tuned-tls.ka_range) | |
+| keep-alive POST, requests/s; p50 / p99 | $(g gbca-tls.ka_rps); $(g gbca-tls.ka_p50) / $(g gbca-tls.ka_p99) | $(g tuned-tls.ka_rps); $(g tuned-tls.ka_p50) / $(g tuned-tls.ka_p99) | |
+| keep-alive: the TLS upstream's extra CPU over plain HTTP (us/request) | $(diff_of gbca-tls gbca ka) | $(diff_of tuned-tls tuned ka) | |
+| full TLS handshake + 1 POST, worker CPU (us/connection) | **$(g gbca-tls.full)** | $(g tuned-tls.full) | $(ratio_of tuned-tls gbca-tls full) |
+| resumed TLS handshake + 1 POST, worker CPU (us/connection) | **$(g gbca-tls.res)** | $(g tuned-tls.res) | $(ratio_of tuned-tls gbca-tls res) |
+| resumed: connections/s | $(g gbca-tls.res_rps) | $(g tuned-tls.res_rps) | |
+| upstream TLS connections / resumed: keep-alive runs | $(g gbca-tls.up_ka) | $(g tuned-tls.up_ka) | |
+| upstream TLS connections / resumed: full-handshake run | $(g gbca-tls.up_full) | $(g tuned-tls.up_full) | |
+| upstream TLS connections / resumed: resumed-handshake run | $(g gbca-tls.up_res) | $(g tuned-tls.up_res) | |
 EOF
-for k in gbca tuned classic; do
+for k in gbca tuned classic gbca-tls tuned-tls; do
+	[ -n "${R[$k.ka]:-}" ] || { echo "warning: $k: not measured${R[$k.skipped]:+: ${R[$k.skipped]}}"; continue; }
 	for f in ka_bad res_bad; do
 		[ -z "${R[$k.$f]:-}" ] || echo "warning: $k ${f%_bad}: ${R[$k.$f]}"
 	done
