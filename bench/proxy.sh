@@ -367,7 +367,20 @@ EOF
 }
 EOF
 			;;
-		tuned)
+		tuned | tuned-tls)
+			# tuned-tls: the same to the HTTPS upstream: verified, SNI,
+			# sessions reused, Host as gbca sends it
+			local pass=http://gemini host_hdr='$host' tls_lines=
+			if [ "$kind" = tuned-tls ]; then
+				pass=https://gemini host_hdr=127.0.0.1:$up
+				tls_lines="
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;
+            proxy_ssl_server_name on;
+            proxy_ssl_name $UP_NAME;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate $W/upca/rootCA.pem;
+            proxy_ssl_session_reuse on;"
+			fi
 			cat <<EOF
     keepalive_requests 100000;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -381,45 +394,11 @@ EOF
         ssl_certificate $W/ca/serve/$NAME.pem;
         ssl_certificate_key $W/ca/serve/$NAME-key.pem;
         location / {
-            proxy_pass http://gemini;
+            proxy_pass $pass;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Real-IP \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-        }
-    }
-}
-EOF
-			;;
-		tuned-tls)
-			# tuned, to the HTTPS upstream: verified, SNI, sessions reused
-			cat <<EOF
-    keepalive_requests 100000;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_prefer_server_ciphers on;
-    ssl_session_cache shared:SSL:10m;
-    ssl_session_tickets on;
-    upstream gemini_tls { server 127.0.0.1:$up; keepalive 64; }
-    server {
-        listen 127.0.0.1:$port ssl backlog=1024;
-        server_name $NAME;
-        ssl_certificate $W/ca/serve/$NAME.pem;
-        ssl_certificate_key $W/ca/serve/$NAME-key.pem;
-        location / {
-            proxy_pass https://gemini_tls;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_ssl_protocols TLSv1.2 TLSv1.3;
-            proxy_ssl_server_name on;
-            proxy_ssl_name $UP_NAME;
-            proxy_ssl_verify on;
-            proxy_ssl_trusted_certificate $W/upca/rootCA.pem;
-            proxy_ssl_session_reuse on;
-            proxy_set_header Host 127.0.0.1:$up;
+            proxy_buffering off;$tls_lines
+            proxy_set_header Host $host_hdr;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Real-IP \$remote_addr;
             proxy_set_header X-Forwarded-Proto \$scheme;
@@ -798,7 +777,7 @@ negotiated (h2load): gbca $(g gbca.full_tls); nginx tuned $(g tuned.full_tls); c
 HTTPS upstream: the same stub also over TLS (1.2/1.3, session tickets and cache), its leaf for
 $UP_NAME and 127.0.0.1 from a throwaway CA; the same client runs as above.
   gbca:        gbca serve --upstream https://127.0.0.1:$P_UPS --upstream-ca upca/rootCA.pem (pool and resumption its own)
-  nginx tuned: proxy_pass https://gemini_tls (upstream { keepalive 64; }), proxy_ssl_verify on,
+  nginx tuned: proxy_pass https://gemini (upstream { keepalive 64; }), proxy_ssl_verify on,
                proxy_ssl_trusted_certificate upca/rootCA.pem, proxy_ssl_name $UP_NAME, proxy_ssl_server_name on,
                proxy_ssl_session_reuse on, proxy_ssl_protocols TLSv1.2 TLSv1.3
   upstream TLS connections: opened by the proxy during that run / of them resumed (the stub's \$ssl_session_reused)
