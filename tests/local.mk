@@ -101,4 +101,4 @@ EXTRA_DIST += tests/doctor-upstream.sh tests/doctor-upstream.py
 # An https:// upstream (issue 12): TLS from a second CA, PREFIX, SNI/Host, pool and resumption,
 # header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
 TESTS += tests/serve-https-upstream.sh
-EXTRA_DIST += tests/serve-https-upstream.sh
+EXTRA_DIST += tests/serve-https-upstream.sh tests/connect-proxy.py

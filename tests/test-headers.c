@@ -37,7 +37,7 @@ static void
 test_kinds(void)
 {
 	head("GET / HTTP/1.1\r\nHost: a\r\nVIA: 1.0 x\r\nX-Goog-Api-Key: k\r\nConnection: x-a\r\nX-Other: 1\r\n\r\n");
-	assert_int_eq(F.kind[0], FK_OTHER);
+	assert_int_eq(F.kind[0], FK_HOST);
 	assert_int_eq(F.kind[1], FK_VIA);
 	assert_int_eq(F.kind[2], FK_API_KEY);
 	assert_int_eq(F.kind[3], FK_CONNECTION);
@@ -161,6 +161,43 @@ test_via_loop(void)
 	assert_false(headers_via_loop(text, R.headers, R.n_headers, &F));
 }
 
+static const char *
+rewritten(const char *v, const char *origin, const char *port, const char *prefix, size_t size)
+{
+	static char out[256];
+
+	if (headers_rewrite_url(v, strlen(v), origin, port, prefix, "https://g.test", out, size) == 0)
+		return "(left alone)";
+	return out;
+}
+
+static void
+test_rewrite_url(void)
+{
+	const char *o = "https://balancer.test";
+	assert_str_eq(rewritten("https://balancer.test/gb/upload/v1beta/files?upload_id=x", o, "443", "/gb", 256),
+	              "https://g.test/upload/v1beta/files?upload_id=x");
+	assert_str_eq(rewritten("HTTPS://Balancer.TEST/gb?x", o, "443", "/gb", 256), "https://g.test?x");
+	assert_str_eq(rewritten("https://balancer.test/gb", o, "443", "/gb", 256), "https://g.test");
+	assert_str_eq(rewritten("https://balancer.test:443/gb/a", o, "443", "/gb", 256), "https://g.test/a");
+	assert_str_eq(rewritten("https://balancer.test/a", o, "443", "", 256), "https://g.test/a");
+	/* not the upstream: another host, port, scheme, prefix, or a longer name */
+	assert_str_eq(rewritten("https://balancer.test:8443/gb/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.test.evil/gb/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.testing/gb/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("http://balancer.test/gb/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.test/gbx/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.test/GB/a", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.test/other", o, "443", "/gb", 256), "(left alone)");
+	assert_str_eq(rewritten("/gb/a", o, "443", "/gb", 256), "(left alone)");
+	/* an origin with its port: that port only */
+	assert_str_eq(rewritten("https://b.test:8443/a", "https://b.test:8443", "443", "", 256), "https://g.test/a");
+	assert_str_eq(rewritten("https://b.test:8443:443/a", "https://b.test:8443", "443", "", 256), "(left alone)");
+	/* too long for the room: left alone, never cut */
+	assert_str_eq(rewritten("https://balancer.test/gb/abcdef", o, "443", "/gb", 21), "(left alone)");
+	assert_str_eq(rewritten("https://balancer.test/gb/abcdef", o, "443", "/gb", 22), "https://g.test/abcdef");
+}
+
 int
 main(void)
 {
@@ -172,5 +209,6 @@ main(void)
 	tap_add("/headers/query-key", test_query_key);
 	tap_add("/headers/request-key", test_request_key);
 	tap_add("/headers/via-loop", test_via_loop);
+	tap_add("/headers/rewrite-url", test_rewrite_url);
 	return tap_run();
 }

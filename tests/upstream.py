@@ -5,7 +5,12 @@
 # proxy forwarded (target, headers in order, body hash, connection reuse).
 #
 #   python3 tests/upstream.py --port 8000 --record FILE [--host 127.0.0.1]
-#       prints "ready" once listening; SIGTERM or SIGINT stops it.
+#       [--tls-cert FILE --tls-key FILE] [--prefix /PREFIX]
+#       prints "ready" once listening; SIGTERM or SIGINT stops it. With
+#       --tls-cert it speaks TLS (a remote Gemini Balance behind HTTPS) and
+#       records the SNI, TLS version and whether the session was resumed;
+#       with --prefix it serves the routes below under /PREFIX only (it
+#       records the target as sent) and names itself with it in URLs.
 #   python3 tests/upstream.py --emit BYTES SEED
 #       writes the /download?bytes=BYTES&seed=SEED body to stdout (to hash it).
 #
@@ -22,6 +27,10 @@
 #   /die?after=B&chunked=0|1&fin=0|1           head for 1000000 bytes, B of them, then RST (FIN if fin=1)
 #   /ws (Upgrade: websocket)                   101 with a correct Sec-WebSocket-Accept, then raw echo
 #   /upload-url                                X-Goog-Upload-URL built from Host, like Gemini Balance
+#   POST /upload/v1beta/files with X-Goog-Upload-Command: start
+#                                              200, X-Goog-Upload-URL built from scheme, Host and
+#                                              prefix (the resumable upload's first step)
+#   /redirect                                  302 with Location and Content-Location built the same way
 #   /status?code=C                             status C with a small JSON body
 #   /idleclose?ms=M                            200 JSON, then the connection closes (FIN)
 #                                              after M ms without a request (a keep-alive timeout)
@@ -99,9 +108,13 @@ class Conn:
     counter = 0
     counter_lock = threading.Lock()
 
+    tls = None       # an ssl.SSLContext with --tls-cert
+    prefix = ""      # --prefix
+
     def __init__(self, sock, addr, recorder):
         self.sock = sock
         self.addr = addr
+        self.tls_info = {}
         self.rec = recorder
         self.buf = bytearray()
         self.seq = 0
@@ -269,6 +282,9 @@ class Conn:
             req["keep_alive"] = "keep-alive" in conn_tokens
         req["upgrade"] = "upgrade" in conn_tokens
         path, _, query = target.partition("?")
+        if Conn.prefix:
+            # Only what comes under the prefix is ours (a reverse proxy's path).
+            path = path[len(Conn.prefix):] if path.startswith(Conn.prefix + "/") else "/not-under-prefix" + path
         req["path"] = path
         req["query"] = urllib.parse.parse_qs(query, keep_blank_values=True)
         return req
@@ -284,6 +300,7 @@ class Conn:
         self.seq += 1
         entry = {"time": time.time(), "conn": self.id, "seq": self.seq,
                  "client": list(self.addr[:2])}
+        entry.update(self.tls_info)
         if req:
             for k in ("method", "target", "version", "headers", "body_length", "body_sha256",
                       "framing", "trailers"):
@@ -297,6 +314,13 @@ class Conn:
     def run(self):
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if Conn.tls:
+                self.sock.settimeout(10)
+                self.sock = Conn.tls.wrap_socket(self.sock, server_side=True)
+                self.sock.settimeout(None)
+                self.tls_info = {"sni": getattr(self.sock, "gbca_sni", None),
+                                 "tls_version": self.sock.version(),
+                                 "tls_resumed": self.sock.session_reused}
             while True:
                 head = None
                 req = None
@@ -360,6 +384,15 @@ class Conn:
                                  "body_length": req["body_length"],
                                  "client": list(self.addr[:2]), "conn": self.id, "seq": self.seq})
             return True
+        if path == "/upload/v1beta/files" and \
+                (self.header(req, "x-goog-upload-command") or "").lower() == "start":
+            url = self.own_url(req, "/upload/v1beta/files?upload_id=up%d&upload_protocol=resumable" % self.id)
+            self.json(req, 200, {}, headers=[("X-Goog-Upload-URL", url), ("X-Goog-Upload-Status", "active")])
+            return True
+        if path == "/redirect":
+            url = self.own_url(req, "/echo?from=redirect")
+            self.json(req, 302, {}, headers=[("Location", url), ("Content-Location", url)])
+            return True
         if path in ("/upload", "/upload/v1beta/files"):
             self.json(req, 200, {"sha256": req["body_sha256"], "length": req["body_length"]})
             return True
@@ -398,6 +431,11 @@ class Conn:
             return True
         self.google_error(req, 404, "no route for %s" % path)
         return True
+
+    def own_url(self, req, rest):
+        """An absolute URL of ours, as a server behind a reverse proxy builds it."""
+        return "%s://%s%s%s" % ("https" if Conn.tls else "http", self.header(req, "host") or "",
+                                Conn.prefix, rest)
 
     def stream(self, req):
         n = self.qint(req, "n", 5)
@@ -509,6 +547,16 @@ def serve(args):
     ls.bind((args.host, args.port))
     ls.listen(1024)
     recorder = Recorder(args.record)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+        def sni(sock, name, _ctx):
+            sock.gbca_sni = name
+        ctx.sni_callback = sni
+        Conn.tls = ctx
+    Conn.prefix = args.prefix.rstrip("/")
     threading.stack_size(512 * 1024)
 
     def accept_loop():
@@ -536,6 +584,9 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--record", required=True)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--prefix", default="")
     args = p.parse_args()
     serve(args)
 

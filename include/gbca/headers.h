@@ -17,7 +17,7 @@ enum headers_kind {
 	FK_OTHER, FK_CONNECTION, FK_KEEP_ALIVE, FK_PROXY_CONNECTION, FK_TE, FK_TRAILER,
 	FK_UPGRADE, FK_PROXY_AUTHORIZATION, FK_PROXY_AUTHENTICATE, FK_X_REAL_IP,
 	FK_X_FORWARDED_PROTO, FK_X_FORWARDED_FOR, FK_VIA, FK_ACAO, FK_UPLOAD_URL, FK_API_KEY,
-	FK_TRANSFER_ENCODING,
+	FK_TRANSFER_ENCODING, FK_LOCATION, FK_CONTENT_LOCATION, FK_HOST,
 };
 
 /* The field names a message's Connection fields list (they are hop-by-hop),
@@ -61,5 +61,15 @@ bool headers_drop_request(const char *buf, const struct http1_header *h, enum he
 /* Fields not passed back to the client; Upgrade stays when upgrading. */
 bool headers_drop_response(const char *buf, const struct http1_header *h, enum headers_kind k,
                            const struct headers_tokens *tok, bool upgrade);
+
+/* A URL in a response field (X-Goog-Upload-URL, Location, Content-Location)
+ * that names the upstream: origin ("https://host" or "https://host:port";
+ * an explicit default port matches too), then prefix ("" or "/a/b"), then
+ * '/', '?', '#' or the end. Writes to + the rest into out (NUL-terminated)
+ * and returns its length; 0 when v does not name the upstream, or when the
+ * result would not fit in size (the field is then left alone). */
+#define HEADERS_URL_MAX 4096   /* a rewritten URL; a longer one is left alone */
+size_t headers_rewrite_url(const char *v, size_t vl, const char *origin, const char *default_port,
+                           const char *prefix, const char *to, char *out, size_t size);
 
 #endif

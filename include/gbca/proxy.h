@@ -79,6 +79,10 @@ struct gbca_proxy_config {
 	char upstream_proxy_port[8];
 	struct sockaddr_storage upstream_proxy_ss;
 	socklen_t upstream_proxy_len;
+	/* The upstream host's addresses, looked up again by the master every
+	 * minute (getaddrinfo: the hosts file counts) and shared with the
+	 * workers like google; NULL for an address. */
+	struct gbca_google *upstream_addrs;
 };
 
 void gbca_proxy_config_defaults(struct gbca_proxy_config *c);
@@ -110,6 +114,7 @@ struct gbca_tls {
 	 * leaves that end with the CA, which a new leaf could not outlive). */
 	uint64_t renew_at;
 	gnutls_certificate_credentials_t google_creds;  /* system trust, for --google-passthrough */
+	gnutls_certificate_credentials_t upstream_creds; /* an https upstream: system trust or --upstream-ca */
 };
 
 /* Loads --cert/--key, or issues (or reuses) a leaf for the names from CAROOT

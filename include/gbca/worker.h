@@ -79,12 +79,22 @@ struct pool {
 	unsigned low;             /* the fewest free blocks since the last trim */
 };
 
+/* The CONNECT exchange with --upstream-proxy, before TLS (upstream.c). */
+#define PROXY_HEAD_MAX 4096
+enum up_proxy { UP_PROXY_NONE, UP_PROXY_SEND, UP_PROXY_READ };
+
 struct upconn {
 	struct worker *w;
 	int fd;
 	bool connecting;
-	gnutls_session_t tls;     /* --google-passthrough: TLS to the real Google */
+	gnutls_session_t tls;     /* an https upstream, or the real Google (--google-passthrough) */
+	bool google;              /* the real Google: never pooled */
+	/* Not ready for requests yet: the CONNECT exchange and/or the TLS handshake. */
 	bool handshaking;
+	bool session_saved;       /* its resumption data went to the worker */
+	enum up_proxy proxy;
+	char *proxy_buf;          /* the CONNECT request, then the proxy's answer */
+	uint32_t proxy_len, proxy_off;
 	uint32_t send_pending;
 	struct conn *c;           /* NULL while pooled */
 	struct upconn *next;      /* pool list */
@@ -161,6 +171,11 @@ struct worker {
 	uint64_t drain_deadline;
 	uint64_t drain_since;     /* when draining began (the fresh-connection grace counts from it) */
 	bool fd_starved;          /* accept said EMFILE/ENFILE; logged once until one succeeds */
+	/* TLS to an https upstream: the latest session's resumption data, given
+	 * to each new connection, and counts for the exit line. */
+	gnutls_datum_t up_session;
+	uint64_t up_handshakes, up_resumed;
+	uint64_t up_fail_logged;  /* loop time of the last upstream failure logged */
 };
 
 /* bufpool.c */
@@ -185,6 +200,15 @@ struct upconn *up_pool_get(struct worker *w);
 struct upconn *up_connect(struct worker *w);
 struct upconn *up_connect_google(struct worker *w);
 ssize_t up_tls_send(struct conn *c, const char *p, size_t len);
+/* Moves a connection that is not ready (CONNECT, TLS handshake) along:
+ * 1 progress (ready when !u->handshaking), 0 waiting, -1 failed (c has its
+ * 502). up_prepare_events: what it waits for. */
+int up_prepare(struct conn *c);
+unsigned up_prepare_events(const struct upconn *u);
+/* Our 502 for an upstream that can't be used, saying why, and a log line. */
+void up_fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Keeps the session's resumption data for the next connection (once it has any). */
+void up_save_session(struct worker *w, struct upconn *u);
 
 /* exchange.c */
 void framer_init(struct framer *f, enum framing_kind kind, uint64_t length);

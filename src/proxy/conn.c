@@ -95,20 +95,15 @@ step_up_handshake(struct conn *c)
 	struct upconn *u = c->up;
 	int r;
 
-	if (u == NULL || u->tls == NULL || !u->handshaking || u->connecting)
+	if (u == NULL || !u->handshaking || u->connecting)
 		return false;
-	r = gnutls_handshake(u->tls);
-	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
-		return false;
-	if (r < 0) {
-		reply_error(c, 502, r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR
-		                        ? "the real generativelanguage.googleapis.com did not show a certificate the system trusts"
-		                        : "TLS with the real generativelanguage.googleapis.com failed");
-		return true;
+	r = up_prepare(c);
+	if (r <= 0)
+		return r < 0;   /* a failure queued our 502: progress */
+	if (!u->handshaking) {
+		c->up_readable = true;
+		c->t_active = gbca_loop_now(c->w->loop);
 	}
-	u->handshaking = false;
-	c->up_readable = true;
-	c->t_active = gbca_loop_now(c->w->loop);
 	return true;
 }
 
@@ -387,7 +382,7 @@ update_interest(struct conn *c)
 	}
 	gbca_loop_set(w->loop, c->fd, cm, client_event, c);
 	if (c->up && c->up->handshaking && !c->up->connecting) {
-		um = gnutls_record_get_direction(c->up->tls) ? GBCA_EV_WRITE : GBCA_EV_READ;
+		um = up_prepare_events(c->up);
 		gbca_loop_set(w->loop, c->up->fd, um, up_event, c->up);
 	} else if (c->up) {
 		if (c->up->connecting || c->up_waits_write)
@@ -409,7 +404,8 @@ set_deadline(struct conn *c)
 
 	if (c->rstate == R_HANDSHAKE)
 		return;   /* set at accept */
-	if (c->up && c->up->connecting) {
+	if (c->up && (c->up->connecting || c->up->handshaking)) {
+		/* connecting covers the CONNECT exchange and the TLS handshake too */
 		c->deadline = c->t_active + (uint64_t)cfg->connect_timeout_s * 1000;
 	} else if (c->up) {
 		c->deadline = c->t_active + (uint64_t)cfg->upstream_timeout_s * 1000;
@@ -544,8 +540,14 @@ up_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 		socklen_t len = sizeof(err);
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err != 0) {
-			reply_error(c, 502, err == ECONNREFUSED ? "the upstream refused the connection (is it running?)"
-			                                        : "gbca couldn't connect to the upstream");
+			if (u->google)
+				up_fail(c, "couldn't connect: %s", strerror(err));
+			else if (c->w->cfg->upstream_via_proxy)
+				up_fail(c, "couldn't connect to the proxy %s:%s: %s", c->w->cfg->upstream_proxy_host,
+				        c->w->cfg->upstream_proxy_port, strerror(err));
+			else
+				up_fail(c, "couldn't connect: %s%s", strerror(err),
+				        err == ECONNREFUSED ? " (is it running?)" : "");
 			if (!c->closed)
 				conn_step(c);
 			bury(c->w);

@@ -5,6 +5,7 @@
 #include <gbca/headers.h>
 #include <gbca/worker.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,13 +124,18 @@ static bool
 rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
                 const struct headers_fields *f)
 {
+	const struct gbca_proxy_config *cfg = c->w->cfg;
 	struct buf *o = &c->uhead;
+	bool own_host = !c->google && cfg->upstream_tls;
 	bool ok;
 
 	if (!buf_take(c->w, o))
 		return false;
 	o->start = o->end = 0;
 	ok = buf_append(o, buf + r->method.off, r->method.len) && buf_append(o, " ", 1);
+	/* --upstream's path: before every origin-form path (not "*") */
+	if (ok && !c->google && cfg->upstream_prefix[0] && (r->absolute || (r->target.len && buf[r->target.off] == '/')))
+		ok = buf_append(o, cfg->upstream_prefix, strlen(cfg->upstream_prefix));
 	if (ok && r->absolute) {
 		/* absolute-form: the upstream gets origin-form, path and query as sent */
 		ok = (r->path.len ? buf_append(o, buf + r->path.off, r->path.len) : buf_append(o, "/", 1)) &&
@@ -142,14 +148,18 @@ rewrite_request(struct conn *c, const char *buf, const struct http1_request *r,
 		const struct http1_header *h = &r->headers[i];
 		if (headers_drop_request(buf, h, (enum headers_kind)f->kind[i], &f->tok))
 			continue;
+		if (f->kind[i] == FK_HOST && own_host)
+			continue;
 		ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 		     buf_append(o, buf + h->value.off, h->value.len) && buf_append(o, "\r\n", 2);
 	}
-	if (ok && r->host < 0) {
+	if (ok && (r->host < 0 || own_host)) {
 		/* HTTP/1.0 without Host: we forward HTTP/1.1, which must carry one;
-		 * the upstream's own authority (what --upstream says) is the honest one. */
-		const char *a = c->google ? GBCA_GOOGLE_HOST : c->w->cfg->upstream_url + strlen("http://");
-		ok = buf_lit(o, "Host: ") && buf_append(o, a, strcspn(a, "/")) && buf_lit(o, "\r\n");
+		 * the upstream's own authority (what --upstream says) is the honest
+		 * one. An https upstream always gets it: a remote virtual host
+		 * serves its own name, not Google's. */
+		const char *a = c->google ? GBCA_GOOGLE_HOST : cfg->upstream_authority;
+		ok = buf_lit(o, "Host: ") && buf_append(o, a, strlen(a)) && buf_lit(o, "\r\n");
 	}
 	/* The real Google gets no forwarding fields (only Via, which would show a loop). */
 	if (ok && c->google)
@@ -258,7 +268,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 			c->up = up_connect(w);
 	}
 	if (c->up == NULL) {
-		reply_error(c, 502, "gbca couldn't reach the upstream");
+		up_fail(c, "couldn't connect: %s", strerror(errno));
 		return;
 	}
 	c->up->c = c;
@@ -311,6 +321,18 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 			if (ours) {
 				ok = buf_printf(o, "%.*s: https://%.*s\r\n", (int)h->name.len, buf + h->name.off,
 				                (int)(vl - 7), v + 7);
+				continue;
+			}
+		}
+		/* A URL that names the upstream goes back as Google's, so that the
+		 * client's next request (a resumable upload's chunks) comes here. */
+		if (!c->google && (k == FK_UPLOAD_URL || k == FK_LOCATION || k == FK_CONTENT_LOCATION)) {
+			char url[HEADERS_URL_MAX];
+			size_t ul = headers_rewrite_url(v, vl, cfg->upstream_origin, cfg->upstream_tls ? "443" : "80",
+			                                cfg->upstream_prefix, "https://" GBCA_GOOGLE_HOST, url, sizeof(url));
+			if (ul > 0) {
+				ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
+				     buf_append(o, url, ul) && buf_append(o, "\r\n", 2);
 				continue;
 			}
 		}
@@ -404,7 +426,7 @@ finish_exchange(struct conn *c)
 		c->resp.start = c->resp.end = 0;
 	if (c->up) {
 		if (!leftover && !c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE &&
-		    !c->up->tls)
+		    !c->up->google)
 			up_pool_put(w, c->up);
 		else
 			up_free(w, c->up);

@@ -38,6 +38,9 @@ headers_field_kind(const char *buf, struct http1_span name)
 		KNOWN("x-goog-upload-url", FK_UPLOAD_URL),
 		KNOWN("x-goog-api-key", FK_API_KEY),
 		KNOWN("transfer-encoding", FK_TRANSFER_ENCODING),
+		KNOWN("location", FK_LOCATION),
+		KNOWN("content-location", FK_CONTENT_LOCATION),
+		KNOWN("host", FK_HOST),
 	};
 #undef KNOWN
 
@@ -222,4 +225,34 @@ headers_via_loop(const char *buf, const struct http1_header *hs, size_t n, const
 		if (f->kind[i] == FK_VIA && contains_ci(buf + hs[i].value.off, hs[i].value.len, "gbca"))
 			return true;
 	return false;
+}
+
+size_t
+headers_rewrite_url(const char *v, size_t vl, const char *origin, const char *default_port,
+                    const char *prefix, const char *to, char *out, size_t size)
+{
+	size_t ol = strlen(origin), pl = strlen(prefix), tl = strlen(to), dl = strlen(default_port), i;
+
+	/* scheme and host are case-insensitive (RFC 3986 6.2.2.1), the path is not */
+	if (vl < ol || strncasecmp(v, origin, ol) != 0)
+		return 0;
+	i = ol;
+	if (i < vl && v[i] == ':') {
+		/* "https://h:443/..." is the same origin as "https://h/..." */
+		if (strchr(origin + strcspn(origin, ":") + 3, ':') != NULL || vl - i - 1 < dl ||
+		    memcmp(v + i + 1, default_port, dl) != 0)
+			return 0;
+		i += 1 + dl;
+	}
+	if (vl - i < pl || memcmp(v + i, prefix, pl) != 0)
+		return 0;
+	i += pl;
+	if (i < vl && v[i] != '/' && v[i] != '?' && v[i] != '#')
+		return 0;
+	if (tl + (vl - i) + 1 > size)
+		return 0;
+	memcpy(out, to, tl);
+	memcpy(out + tl, v + i, vl - i);
+	out[tl + vl - i] = '\0';
+	return tl + vl - i;
 }

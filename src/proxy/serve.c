@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,34 @@ resolve_google(struct gbca_google *g, bool quiet)
 	__sync_synchronize();
 	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
 	g->n = (uint32_t)n;
+	__sync_synchronize();
+	g->seq++;
+}
+
+/* Looks the upstream host up again (getaddrinfo: the hosts file, then DNS)
+ * and publishes the answer to the workers; a failed lookup keeps the last. */
+static void
+resolve_upstream(const struct gbca_proxy_config *cfg, struct gbca_google *g)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_storage addrs[GBCA_GOOGLE_ADDRS_MAX];
+	uint32_t n = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(cfg->upstream_host, cfg->upstream_port, &hints, &res) != 0)
+		return;
+	for (ai = res; ai && n < GBCA_GOOGLE_ADDRS_MAX; ai = ai->ai_next)
+		if (ai->ai_addrlen <= sizeof(addrs[0]))
+			memcpy(&addrs[n++], ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (n == 0)
+		return;
+	g->seq++;
+	__sync_synchronize();
+	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
+	g->n = n;
 	__sync_synchronize();
 	g->seq++;
 }
@@ -328,6 +357,21 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		memset(cfg->google, 0, sizeof(*cfg->google));
 		resolve_google(cfg->google, cfg->quiet);
 	}
+	{
+		/* A name (not an address) for the upstream: looked up again every
+		 * minute, so a remote balancer that moves is followed. */
+		struct in6_addr a;
+		if (inet_pton(AF_INET, cfg->upstream_host, &a) != 1 && inet_pton(AF_INET6, cfg->upstream_host, &a) != 1) {
+			cfg->upstream_addrs = mmap(NULL, sizeof(*cfg->upstream_addrs), PROT_READ | PROT_WRITE,
+			                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (cfg->upstream_addrs == MAP_FAILED) {
+				gbca_print_error("out of memory");
+				return 1;
+			}
+			memset(cfg->upstream_addrs, 0, sizeof(*cfg->upstream_addrs));
+			resolve_upstream(cfg, cfg->upstream_addrs);
+		}
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -390,8 +434,11 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			signal_all(m.old, m.n_old, SIGTERM);
 			for (size_t i = 0; i < m.n_fds; i++)
 				close(m.fds[i]);
-		} else if (sig < 0 && errno == EAGAIN && cfg->google && !stopping) {
-			resolve_google(cfg->google, true);
+		} else if (sig < 0 && errno == EAGAIN && !stopping) {
+			if (cfg->google)
+				resolve_google(cfg->google, true);
+			if (cfg->upstream_addrs)
+				resolve_upstream(cfg, cfg->upstream_addrs);
 		}
 		now = time(NULL);
 		if (!stopping && tls.renew_at && (uint64_t)now >= tls.renew_at && (uint64_t)now >= renew_retry) {

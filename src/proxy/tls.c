@@ -214,6 +214,33 @@ out:
 	return ok;
 }
 
+/* The trust an https upstream is verified with: --upstream-ca's PEM
+ * certificates (all of them, none is not enough), or the system store. */
+static bool
+load_upstream_trust(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
+{
+	int ret;
+
+	if ((ret = gnutls_certificate_allocate_credentials(&t->upstream_creds)) < 0)
+		return gbca_fail(err, "out of memory");
+	if (c->upstream_ca[0] == '\0') {
+		ret = gnutls_certificate_set_x509_system_trust(t->upstream_creds);
+		if (ret <= 0)
+			return gbca_fail(err, "the https upstream is verified with the system trust store, which GnuTLS couldn't "
+			                 "load (%s); give the upstream's CA with --upstream-ca FILE",
+			                 ret < 0 ? gnutls_strerror(ret) : "no certificates");
+		return true;
+	}
+	if (!gbca_path_readable(c->upstream_ca, err))
+		return gbca_fail_prefix(err, "--upstream-ca");
+	ret = gnutls_certificate_set_x509_trust_file(t->upstream_creds, c->upstream_ca, GNUTLS_X509_FMT_PEM);
+	if (ret < 0)
+		return gbca_fail(err, "--upstream-ca %s: not PEM CA certificates (%s)", c->upstream_ca, gnutls_strerror(ret));
+	if (ret == 0)
+		return gbca_fail(err, "--upstream-ca %s holds no certificate (PEM, \"-----BEGIN CERTIFICATE-----\")", c->upstream_ca);
+	return true;
+}
+
 bool
 gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
 {
@@ -250,6 +277,10 @@ gbca_tls_load(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca
 			                 ret < 0 ? gnutls_strerror(ret) : "no certificates");
 		}
 	}
+	if (c->upstream_tls && !load_upstream_trust(t, c, err)) {
+		gbca_tls_free(t);
+		return false;
+	}
 	if ((ret = gnutls_session_ticket_key_generate(&t->ticket_key)) < 0) {
 		gbca_tls_free(t);
 		return gbca_fail(err, "couldn't make a session ticket key: %s", gnutls_strerror(ret));
@@ -266,6 +297,8 @@ gbca_tls_free(struct gbca_tls *t)
 		gnutls_certificate_free_credentials(t->creds);
 	if (t->google_creds)
 		gnutls_certificate_free_credentials(t->google_creds);
+	if (t->upstream_creds)
+		gnutls_certificate_free_credentials(t->upstream_creds);
 	if (t->ticket_key.data) {
 		gnutls_memset(t->ticket_key.data, 0, t->ticket_key.size);
 		gnutls_free(t->ticket_key.data);

@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -134,8 +135,9 @@ tick(struct gbca_loop *loop, void *data)
 		if (c->deadline == 0 || now < c->deadline)
 			continue;
 		if (c->up && c->sstate == S_HEAD && (!c->chead.data || buf_len(&c->chead) == 0)) {
-			reply_error(c, 504, c->up->connecting ? "the upstream did not accept the connection in time"
-			                                      : "the upstream did not answer in time");
+			reply_error(c, 504, c->up->connecting ? "the upstream did not accept the connection in time" :
+			                    c->up->handshaking ? "the upstream (or its proxy) did not finish connecting in time"
+			                                       : "the upstream did not answer in time");
 			if (!c->closed)
 				conn_step(c);
 		} else if (c->rstate == R_HEAD && c->sstate == S_IDLE && !c->up) {
@@ -289,6 +291,10 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		w.pool = u->next;
 		up_free(&w, u);
 	}
+	if (cfg->upstream_tls && w.up_handshakes > 0 && !cfg->quiet)
+		fprintf(stderr, "gbca: worker %ld: %llu TLS connections to the upstream, %llu resumed\n", (long)getpid(),
+		        (unsigned long long)w.up_handshakes, (unsigned long long)w.up_resumed);
+	gnutls_free(w.up_session.data);
 	rc = 0;
 out:
 	/* The one way out: whatever was set up is freed here. */
