@@ -95,3 +95,8 @@ EXTRA_DIST += tests/llhttp-parse.js
 # cli: every option typed in full only, and the same in --help, man page and completions.
 TESTS += tests/options.sh
 EXTRA_DIST += tests/options.sh
+# serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
+TESTS += tests/serve-allow.sh
+EXTRA_DIST += tests/serve-allow.sh
+check_PROGRAMS += tests/test-allow
+tests_test_allow_LDADD = $(TEST_LIBS)
