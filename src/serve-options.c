@@ -2,6 +2,7 @@
  * file, GBCA_* variables and flags (in that order, later wins). */
 #include "config.h"
 #include <gbca/allow.h>
+#include <gbca/bridge.h>
 #include <gbca/cmd.h>
 #include <gbca/names.h>
 #include <gbca/path.h>
@@ -22,6 +23,8 @@ struct opts {
 	struct gbca_proxy_config *c;
 	int listen_src, http_listen_src, name_src;   /* the source that last set each list, -1 none */
 	int allow_src;
+	bool bridge;                     /* --bridge given: bridge_spec, added last */
+	char bridge_spec[64];
 	bool listen_defaulted;
 };
 
@@ -121,6 +124,14 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 			return false;
 		if (!gbca_allow_add(c, &n))
 			return gbca_fail(err, "too many --allow networks (at most %d)", GBCA_PROXY_ALLOW_MAX);
+		return true;
+	}
+	if (strcmp(key, "bridge") == 0) {
+		if (strcmp(v, "auto") == 0)
+			v = "";
+		if (snprintf(o->bridge_spec, sizeof(o->bridge_spec), "%s", v) >= (int)sizeof(o->bridge_spec))
+			return gbca_fail(err, "--bridge=%s: not an interface name or an IP address", v);
+		o->bridge = true;
 		return true;
 	}
 	if (strcmp(key, "upstream") == 0)
@@ -267,6 +278,7 @@ static const struct option longopts[] = {
 	{ "drain-timeout", required_argument, NULL, 0 },
 	{ "google-passthrough", no_argument, NULL, 0 },
 	{ "allow", required_argument, NULL, 0 },
+	{ "bridge", optional_argument, NULL, 0 },
 	{ "config", required_argument, NULL, 'c' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -285,7 +297,7 @@ bad_option(char **argv, int ch, struct gbca_err *err)
 enum gbca_serve_parse
 gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gbca_err *err)
 {
-	struct opts o = { c, -1, -1, -1, -1, false };
+	struct opts o = { .c = c, .listen_src = -1, .http_listen_src = -1, .name_src = -1, .allow_src = -1 };
 	const char *config = NULL;
 	int ch, idx;
 
@@ -302,7 +314,11 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 			return bad_option(argv, ch, err);
 	}
 	if (optind < argc) {
-		gbca_fail(err, "unexpected argument \"%s\"", argv[optind]);
+		/* An optional value is only taken after '=' (getopt's rule). */
+		if (optind > 1 && strcmp(argv[optind - 1], "--bridge") == 0)
+			gbca_fail(err, "unexpected argument \"%s\" (write --bridge=%s)", argv[optind], argv[optind]);
+		else
+			gbca_fail(err, "unexpected argument \"%s\"", argv[optind]);
 		return GBCA_SERVE_USAGE;
 	}
 	if (!read_config(&o, config ? config : GBCA_SERVE_CONFIG, config != NULL, err) || !read_env(&o, err))
@@ -315,7 +331,8 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		}
 		if (ch != 0)
 			continue;
-		if (!apply(&o, longopts[idx].name, optarg ? optarg : "1", SRC_FLAG, err))
+		if (!apply(&o, longopts[idx].name, optarg ? optarg : longopts[idx].has_arg == optional_argument ? "" : "1",
+		           SRC_FLAG, err))
 			return GBCA_SERVE_USAGE;
 	}
 	if (!c->listen_set) {
@@ -334,6 +351,9 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		if (!is_loopback(&c->listen[i]))
 			gbca_print_warning("%s is not a loopback address: machines on its networks can reach the proxy, and Gemini Balance behind it (choose who with --allow)",
 			                   c->listen[i].text);
+	/* After the defaults: the bridge takes the main listener's port. */
+	if (o.bridge && !gbca_bridge_listen(c, o.bridge_spec, err))
+		return GBCA_SERVE_FAILED;
 	if (c->upstream_url[0] == '\0' && !gbca_proxy_parse_upstream("http://127.0.0.1:8000", c, err))
 		return GBCA_SERVE_FAILED;
 	if (c->n_names == 0)

@@ -24,16 +24,21 @@ export GBCA_CAROOT="$TMP/ca"
 ROOT=$GBCA_CAROOT/rootCA.pem
 start_upstream 8001
 
-# peer IFACE GW PEER [GW6 PEER6]: a namespace of the test's own (pid in
-# $PEER_PID) joined by a veth pair: GW/24 on this side's IFACE, PEER/24 on
-# its eth0, and its default route through GW.
+# new_ns: a network namespace of the test's own, its pid in $NS_PID.
+new_ns() {
+	unshare -n sleep 900 &
+	NS_PID=$!
+	PEERS+=("$NS_PID")
+	wait_until 50 sh -c "[ \"\$(readlink /proc/$NS_PID/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" ||
+		{ echo "Bail out! no namespace"; exit 1; }
+}
+# peer IFACE GW PEER [GW6 PEER6]: a namespace (pid in $PEER_PID) joined by a
+# veth pair: GW/24 on this side's IFACE, PEER/24 on its eth0, and its
+# default route through GW.
 peer() {
 	local pid
-	unshare -n sleep 900 &
-	pid=$!
-	PEERS+=("$pid")
-	wait_until 50 sh -c "[ \"\$(readlink /proc/$pid/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" ||
-		{ echo "Bail out! no namespace for $1"; exit 1; }
+	new_ns
+	pid=$NS_PID
 	ip link add "$1" type veth peer name eth0 netns "$pid"
 	ip addr add "$2/24" dev "$1"
 	ip link set "$1" up
@@ -211,5 +216,103 @@ mkdir -p "$SYS/etc/systemd/system"
 GBCA_SYSROOT=$SYS timeout 60 "$GBCA" up --service --no-trust --no-hosts -- --allow 198.18.1.0/24 --allow=2001:db8:1::/64 > /dev/null 2>&1
 like "/allow/up/service-unit" "$(grep '^ExecStart=' "$SYS/etc/systemd/system/gbca-serve.service" 2>/dev/null)" \
 	'"serve" "--allow" "198\.18\.1\.0/24" "--allow=2001:db8:1::/64"'
+
+# --- --bridge: containers on this host ----------------------------------------
+# bridge NAME ADDR: a bridge interface here with ADDR/24, as Docker makes docker0.
+bridge() { ip link add "$1" type bridge && ip addr add "$2/24" dev "$1" && ip link set "$1" up; }
+# container BRIDGE GW ADDR VETH: a namespace (pid in $PEER_PID) plugged into
+# BRIDGE by a veth pair (VETH on this side), ADDR/24, default route via GW.
+container() {
+	new_ns
+	ip link add "$4" type veth peer name eth0 netns "$NS_PID"
+	ip link set "$4" master "$1" up
+	nsenter -t "$NS_PID" -n sh -c "ip link set lo up && ip addr add $3/24 dev eth0 && ip link set eth0 up && ip route add default via $2" ||
+		{ echo "Bail out! couldn't set up a container on $1"; exit 1; }
+	PEER_PID=$NS_PID
+}
+listening() { ss -ltnH | awk '{print $4}' | sort | tr '\n' ' '; }
+bridge docker0 198.18.3.1
+container docker0 198.18.3.1 198.18.3.2 vc1
+CT=$PEER_PID
+# A compose network (Docker's br-<id>) reaches host-gateway, docker0's address, routed.
+bridge br-0123abcd 198.18.4.1
+container br-0123abcd 198.18.4.1 198.18.4.2 vc2
+CT2=$PEER_PID
+
+start_serve bridge --listen 127.0.0.1:$P --bridge
+like "/bridge/listens-on-gateway-same-port" "$(grep "listening on" "$TMP/bridge.err")" \
+	"listening on 127\.0\.0\.1:$P, 198\.18\.3\.1:$P \(container bridge\)"
+is "/bridge/container-200" "$(get "$CT" 198.18.3.1)" 200
+is "/bridge/compose-network-200" "$(get "$CT2" 198.18.3.1)" 200
+is "/bridge/lan-refused" "$(probe "$LAN" 198.18.3.1)" "0 reset"
+like "/bridge/lan-refusal-logged" "$(cat "$TMP/bridge.err")" "refused 198\.18\.1\.2 on 198\.18\.3\.1:$P"
+like "/bridge/start-says" "$(cat "$TMP/bridge.err")" "198\.18\.4\.0/24.*\(container bridges, --bridge\)"
+stop_serve
+
+start_serve bridge443 --bridge=docker0
+like "/bridge/iface-form-default-port-443" "$(listening)" "198\.18\.3\.1:443 "
+is "/bridge/iface-form-container-200" "$(P=443 get "$CT" 198.18.3.1)" 200
+stop_serve
+
+start_serve bridgeaddr --listen 127.0.0.1:$P --bridge=198.18.3.1 --allow 198.18.1.0/24
+is "/bridge/addr-form-container-200" "$(get "$CT" 198.18.3.1)" 200
+is "/bridge/with-allow-lan-200" "$(get "$LAN" 198.18.3.1)" 200
+is "/bridge/with-allow-outsider-refused" "$(probe "$OUT" 198.18.3.1)" "0 reset"
+stop_serve
+
+# up --bridge, and --bridge after -- (serve's own), into the unit.
+timeout 60 "$GBCA" up --no-trust --no-hosts --bridge --upstream http://127.0.0.1:8001 -- --workers 1 --user root \
+	--listen 127.0.0.1:$P > "$TMP/up-bridge.out" 2>&1; rc=$?
+is "/bridge/up/exit-0" "$rc" 0
+[ "$rc" = 0 ] || sed 's/^/# /' "$TMP/up-bridge.out"
+is "/bridge/up/container-200" "$(get "$CT" 198.18.3.1)" 200
+"$GBCA" down > /dev/null 2>&1
+UNIT="$SYS/etc/systemd/system/gbca-serve.service"
+rm -f "$UNIT"
+GBCA_SYSROOT=$SYS timeout 60 "$GBCA" up --service --no-trust --no-hosts --bridge=docker0 > /dev/null 2>&1
+like "/bridge/up/service-unit" "$(grep '^ExecStart=' "$UNIT" 2>/dev/null)" '"serve" "--bridge=docker0"$'
+like "/bridge/up/service-after-docker" "$(grep '^After=' "$UNIT" 2>/dev/null)" '^After=network.target docker.service$'
+if command -v systemd-analyze > /dev/null; then
+	ok "/bridge/up/systemd-analyze-verify" systemd-analyze verify "$UNIT"
+fi
+rm -f "$UNIT"
+GBCA_SYSROOT=$SYS timeout 60 "$GBCA" up --service --no-trust --no-hosts -- --bridge > /dev/null 2>&1
+like "/bridge/up/service-unit-after-dashes" "$(grep '^ExecStart=' "$UNIT" 2>/dev/null)" '"serve" "--bridge"$'
+out=$(timeout 60 "$GBCA" up --no-trust --no-hosts --bridge docker0 2>&1); rc=$?
+is "/bridge/up/space-form-exit-2" "$rc" 2
+like "/bridge/up/space-form-says" "$out" "write --bridge=docker0"
+
+# No docker0: podman0, then cni-podman0, are looked for.
+ip link del docker0
+bridge podman0 198.18.6.1
+start_serve podman --listen 127.0.0.1:$P --bridge
+like "/bridge/podman0-when-no-docker0" "$(grep "listening on" "$TMP/podman.err")" "198\.18\.6\.1:$P \(container bridge\)"
+stop_serve
+ip link del podman0
+
+# No bridge at all: a clear error that names what was looked for, nothing started.
+out=$(timeout 20 "$GBCA" serve --config /dev/null --bridge 2>&1); rc=$?
+is "/bridge/none/exit-1" "$rc" 1
+like "/bridge/none/names-what-was-looked-for" "$out" "none of docker0, podman0, cni-podman0 exists"
+out=$(timeout 20 "$GBCA" serve --config /dev/null --bridge=nosuch0 2>&1); rc=$?
+is "/bridge/no-such-iface/exit-1" "$rc" 1
+like "/bridge/no-such-iface/says" "$out" "no interface named nosuch0"
+out=$(timeout 20 "$GBCA" serve --config /dev/null --bridge nosuch0 2>&1); rc=$?
+is "/bridge/space-form/exit-2" "$rc" 2
+like "/bridge/space-form/says" "$out" "write --bridge=nosuch0"
+out=$(timeout 60 "$GBCA" up --no-trust --no-hosts --bridge 2>&1); rc=$?
+is "/bridge/up/none-exit-1" "$rc" 1
+like "/bridge/up/none-says" "$out" "none of docker0, podman0, cni-podman0"
+ok "/bridge/none/nothing-started" no_gbca_left
+
+# --bridge=ADDR binds with IP_FREEBIND: a serve started before the bridge has
+# its address (a unit before Docker) serves it once it comes up.
+start_serve freebind --listen 127.0.0.1:$P --bridge=198.18.9.1 --allow 198.18.9.0/24
+like "/bridge/freebind/listening-before" "$(listening)" "198\.18\.9\.1:$P "
+like "/bridge/freebind/warns" "$(cat "$TMP/freebind.err")" "no interface carries that address yet"
+bridge docker0 198.18.9.1
+container docker0 198.18.9.1 198.18.9.2 vc3
+is "/bridge/freebind/container-200-after" "$(get "$PEER_PID" 198.18.9.1)" 200
+stop_serve
 
 done_testing

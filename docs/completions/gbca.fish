@@ -31,6 +31,7 @@ complete -c gbca -n "__fish_seen_subcommand_from up" -l service
 complete -c gbca -n "__fish_seen_subcommand_from up" -l foreground
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-trust
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-hosts
+complete -c gbca -n "__fish_seen_subcommand_from up serve" -l bridge
 complete -c gbca -n "__fish_seen_subcommand_from uninstall" -l purge
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -a "on off status"
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l hosts-file -r

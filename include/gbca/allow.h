@@ -27,6 +27,11 @@ bool gbca_allow_client(const struct gbca_proxy_config *c, const struct sockaddr 
  * that carry the local addresses of the listening sockets fds (all
  * interfaces' for a wildcard listener). Loopback listeners add nothing. */
 void gbca_allow_defaults(struct gbca_proxy_config *c, const int *fds, size_t n_fds);
+/* With --bridge: adds the networks of the interface that carries the
+ * bridge listener, of docker's user-defined bridges (br-*) and of podman's
+ * (podman*, cni-podman*) present now: compose networks reach the host
+ * gateway (docker0's address) routed from their own subnets. */
+void gbca_allow_bridges(struct gbca_proxy_config *c);
 /* One line for the start: "loopback, 198.18.1.0/24 (--allow)". */
 void gbca_allow_describe(const struct gbca_proxy_config *c, char *buf, size_t len);
 

@@ -188,13 +188,26 @@ same_addr(const struct sockaddr *ifa, const struct sockaddr_storage *sa)
 }
 
 static void
-add_or_warn(struct gbca_proxy_config *c, const struct gbca_cidr *n, bool *warned)
+add_or_warn(struct gbca_proxy_config *c, struct gbca_cidr *n, enum gbca_allow_why why, bool *warned)
 {
+	n->why = (uint8_t)why;
 	if (!gbca_allow_add(c, n) && !*warned) {
 		gbca_print_warning("more than %d networks on this machine's interfaces: only the first %d are allowed by default; list the ones you want with --allow",
 		                   GBCA_PROXY_ALLOW_MAX, GBCA_PROXY_ALLOW_MAX);
 		*warned = true;
 	}
+}
+
+/* All the networks of interface name. */
+static void
+add_interface(struct gbca_proxy_config *c, struct ifaddrs *ifs, const char *name, enum gbca_allow_why why,
+              bool *warned)
+{
+	struct gbca_cidr n;
+
+	for (struct ifaddrs *j = ifs; j; j = j->ifa_next)
+		if (strcmp(j->ifa_name, name) == 0 && ifa_network(j, &n))
+			add_or_warn(c, &n, why, warned);
 }
 
 void
@@ -224,16 +237,46 @@ gbca_allow_defaults(struct gbca_proxy_config *c, const int *fds, size_t n_fds)
 				continue;
 			if (wildcard) {
 				if (ifa_network(i, &n))
-					add_or_warn(c, &n, &warned);
+					add_or_warn(c, &n, GBCA_ALLOW_ON_LINK, &warned);
 				continue;
 			}
 			/* The interface that carries the listener: all its networks. */
-			for (struct ifaddrs *j = ifs; j; j = j->ifa_next)
-				if (strcmp(j->ifa_name, i->ifa_name) == 0 && ifa_network(j, &n))
-					add_or_warn(c, &n, &warned);
+			add_interface(c, ifs, i->ifa_name, GBCA_ALLOW_ON_LINK, &warned);
 		}
 	}
 	freeifaddrs(ifs);
+}
+
+void
+gbca_allow_bridges(struct gbca_proxy_config *c)
+{
+	struct ifaddrs *ifs = NULL;
+	bool warned = false;
+
+	bool carried = false;
+
+	if (!c->bridge_set || getifaddrs(&ifs) < 0)
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		bool carries = false;
+		for (size_t k = 0; k < c->n_listen && !carries; k++)
+			carries = c->listen[k].bridge && same_addr(i->ifa_addr, &c->listen[k].ss);
+		carried |= carries;
+		if (c->allow_any)
+			continue;
+		if (carries || strcmp(i->ifa_name, "docker0") == 0 || strncmp(i->ifa_name, "br-", 3) == 0 ||
+		    strncmp(i->ifa_name, "podman", 6) == 0 || strncmp(i->ifa_name, "cni-podman", 10) == 0) {
+			struct gbca_cidr n;
+			if (ifa_network(i, &n))
+				add_or_warn(c, &n, GBCA_ALLOW_BRIDGE, &warned);
+		}
+	}
+	freeifaddrs(ifs);
+	for (size_t k = 0; k < c->n_listen && !carried; k++)
+		if (c->listen[k].bridge)
+			gbca_print_warning("--bridge=%s: no interface carries that address yet: listening anyway (IP_FREEBIND); "
+			                   "its network is allowed when serve starts after it exists, or now with --allow",
+			                   c->bridge);
 }
 
 void
@@ -245,13 +288,19 @@ gbca_allow_describe(const struct gbca_proxy_config *c, char *buf, size_t len)
 		snprintf(buf, len, "every client (--allow any)");
 		return;
 	}
-	used = (size_t)snprintf(buf, len, "loopback");
+	static const char *const from[] = {
+		[GBCA_ALLOW_GIVEN] = " (--allow)",
+		[GBCA_ALLOW_ON_LINK] = " (the networks of the interfaces that carry the listeners; --allow to choose)",
+		[GBCA_ALLOW_BRIDGE] = " (container bridges, --bridge)",
+	};
+	used = (size_t)snprintf(buf, len, "loopback%s", c->n_allow ? "" : " only");
 	for (size_t i = 0; i < c->n_allow && used < len; i++) {
 		char net[64];
 		gbca_cidr_format(&c->allow[i], net, sizeof(net));
 		used += (size_t)snprintf(buf + used, len - used, ", %s", net);
+		/* Each group says where it came from, once. */
+		if (used < len && (i + 1 == c->n_allow || c->allow[i + 1].why != c->allow[i].why) &&
+		    c->allow[i].why < sizeof(from) / sizeof(from[0]))
+			used += (size_t)snprintf(buf + used, len - used, "%s", from[c->allow[i].why]);
 	}
-	if (used < len)
-		snprintf(buf + used, len - used, "%s", c->allow_set ? " (--allow)"
-		         : c->n_allow ? " (the networks of the interfaces that carry the listeners; --allow to choose)" : " only");
 }
