@@ -102,3 +102,8 @@ EXTRA_DIST += tests/doctor-upstream.sh tests/doctor-upstream.py
 # header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
 TESTS += tests/serve-https-upstream.sh
 EXTRA_DIST += tests/serve-https-upstream.sh tests/connect-proxy.py
+# serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
+TESTS += tests/serve-allow.sh
+EXTRA_DIST += tests/serve-allow.sh
+check_PROGRAMS += tests/test-allow
+tests_test_allow_LDADD = $(TEST_LIBS)

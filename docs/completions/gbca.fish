@@ -31,6 +31,7 @@ complete -c gbca -n "__fish_seen_subcommand_from up" -l service
 complete -c gbca -n "__fish_seen_subcommand_from up" -l foreground
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-trust
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-hosts
+complete -c gbca -n "__fish_seen_subcommand_from up serve" -l bridge
 complete -c gbca -n "__fish_seen_subcommand_from uninstall" -l purge
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -a "on off status"
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l hosts-file -r
@@ -42,7 +43,7 @@ complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
 complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-ca -r
 complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-proxy -x
-for o in listen http-listen upstream-ca upstream-proxy cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
+for o in listen http-listen upstream-ca upstream-proxy allow cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
 end
 complete -c gbca -n "__fish_seen_subcommand_from serve" -l google-passthrough

@@ -176,6 +176,12 @@ struct worker {
 	gnutls_datum_t up_session;
 	uint64_t up_handshakes, up_resumed;
 	uint64_t up_fail_logged;  /* loop time of the last upstream failure logged */
+	char lname[GBCA_PROXY_LISTEN_MAX][64];   /* each listener's address, for messages */
+	/* Refused clients (--allow): a line each, REFUSALS_LOGGED a minute at
+	 * most, then one line that counts the rest. */
+	uint64_t refused_since;
+	unsigned refused_logged, refused_quiet;
+	char refused_last[INET6_ADDRSTRLEN];
 };
 
 /* bufpool.c */
