@@ -323,6 +323,7 @@ is_ip_literal(const char *host)
 static bool
 tls_handshake(struct gbca_probe *p, struct link *l)
 {
+	static const gnutls_datum_t alpn = { (unsigned char *)"http/1.1", 8 };
 	const char *store = p->ca_file && p->ca_file[0] ? p->ca_file : "the system store";
 	gnutls_datum_t text = { NULL, 0 };
 	int ret;
@@ -344,8 +345,9 @@ tls_handshake(struct gbca_probe *p, struct link *l)
 		return false;
 	}
 	if ((ret = gnutls_init(&l->tls, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL)) < 0 ||
-	    /* as serve's upstream sessions: the defaults without TLS 1.0 and 1.1 */
-	    (ret = gnutls_set_default_priority_append(l->tls, "-VERS-TLS1.1:-VERS-TLS1.0", NULL, 0)) < 0 ||
+	    /* as serve's upstream sessions (upstream.c): TLS 1.3 or 1.2, ALPN http/1.1 */
+	    (ret = gnutls_set_default_priority_append(l->tls, "-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", NULL, 0)) < 0 ||
+	    (ret = gnutls_alpn_set_protocols(l->tls, &alpn, 1, 0)) < 0 ||
 	    (ret = gnutls_credentials_set(l->tls, GNUTLS_CRD_CERTIFICATE, l->creds)) < 0 ||
 	    (!is_ip_literal(p->host) && (ret = gnutls_server_name_set(l->tls, GNUTLS_NAME_DNS, p->host, strlen(p->host))) < 0)) {
 		fail(p, GBCA_PROBE_TLS, "couldn't set up TLS: %s", gnutls_strerror(ret));
