@@ -64,6 +64,7 @@ struct joined {
 	char stores[128];     /* "" for the defaults */
 	char made[PATH_MAX];  /* the first folder join created ("" if none) */
 	bool hosts;
+	bool hosts_backup;    /* join's hosts change made hosts.gbca-backup */
 };
 
 struct paths {
@@ -112,6 +113,8 @@ state_read(const struct paths *p, struct joined *j, bool *found, struct gbca_err
 #undef FIELD
 		if (strcmp(line, "hosts") == 0)
 			j->hosts = strcmp(v, "yes") == 0;
+		if (strcmp(line, "hosts-backup") == 0)
+			j->hosts_backup = strcmp(v, "made") == 0;
 	}
 	free(data);
 	if (j->host[0] == '\0' || strncmp(j->fingerprint, "SHA256:", 7) != 0 || strlen(j->fingerprint) != 71)
@@ -152,9 +155,9 @@ save_job(void *arg, struct gbca_err *err)
 	if (!gbca_mkdir_p(s->p->dir, 0755, err))
 		return false;
 	n = snprintf(note, sizeof(note),
-	             "host %s\nport %s\naddress %s\nfingerprint %s\nstores %s\nhosts %s\nmade %s\n",
+	             "host %s\nport %s\naddress %s\nfingerprint %s\nstores %s\nhosts %s\nhosts-backup %s\nmade %s\n",
 	             s->j->host, s->j->port, s->j->address, s->j->fingerprint, s->j->stores,
-	             s->j->hosts ? "yes" : "no", s->j->made);
+	             s->j->hosts ? "yes" : "no", s->j->hosts_backup ? "made" : "no", s->j->made);
 	if (n < 0 || (size_t)n >= sizeof(note))
 		return gbca_fail(err, "names too long for %s", s->p->state);
 	return gbca_save_file(s->p->cert, s->pem->data, s->pem->size, 0644, err) &&
@@ -187,6 +190,33 @@ remove_job(void *arg, struct gbca_err *err)
 			break;
 	}
 	return true;
+}
+
+/* The copy the hosts engine keeps before its first change to the file. */
+static bool
+hosts_backup_path(char *buf, size_t len)
+{
+	char hosts[PATH_MAX];
+
+	return gbca_hosts_path(hosts, sizeof(hosts), NULL, NULL) &&
+	       snprintf(buf, len, "%s%s", hosts, GBCA_HOSTS_BACKUP_SUFFIX) < (int)len;
+}
+
+/* After leave's hosts change: the copy join's change made goes too, when it
+ * is the file as it is again (so nothing of join's is left in /etc). */
+static void
+drop_hosts_backup(void)
+{
+	char hosts[PATH_MAX], backup[PATH_MAX];
+	gnutls_datum_t a = { NULL, 0 }, b = { NULL, 0 };
+
+	if (!gbca_hosts_path(hosts, sizeof(hosts), NULL, NULL) || !hosts_backup_path(backup, sizeof(backup)))
+		return;
+	if (gnutls_load_file(hosts, &a) >= 0 && gnutls_load_file(backup, &b) >= 0 && a.size == b.size &&
+	    (a.size == 0 || memcmp(a.data, b.data, a.size) == 0))
+		unlink(backup);
+	gnutls_free(a.data);
+	gnutls_free(b.data);
 }
 
 /* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address. */
@@ -361,6 +391,10 @@ gbca_cmd_join(int argc, char **argv)
 	if (!gbca_lan_fetch(j.host, j.port, want, GBCA_HOSTS_DEFAULT_NAME, &root, &err))
 		goto fail;
 	snprintf(j.address, sizeof(j.address), "%s", root.address);
+	if (j.hosts) {
+		char backup[PATH_MAX];
+		j.hosts_backup = found ? old.hosts_backup : hosts_backup_path(backup, sizeof(backup)) && access(backup, F_OK) < 0;
+	}
 	snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", root.fingerprint);
 	if (!gbca_quiet)
 		printf("%s (%s) sent the root %s, which signs only for: %s\n", j.host, j.address, root.fingerprint,
@@ -452,6 +486,8 @@ gbca_cmd_leave(int argc, char **argv)
 			goto fail;
 		if (!gbca_quiet && report[0])
 			printf("%s\n", report);
+		if (j.hosts_backup)
+			drop_hosts_backup();
 	}
 	{
 		struct remove_job rj = { &p, &j };

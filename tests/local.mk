@@ -95,3 +95,6 @@ EXTRA_DIST += tests/llhttp-parse.js
 # cli: every option typed in full only, and the same in --help, man page and completions.
 TESTS += tests/options.sh
 EXTRA_DIST += tests/options.sh
+# A team on a LAN (issue 12, part 3): export, join, leave between two network namespaces.
+TESTS += tests/lan.sh
+EXTRA_DIST += tests/lan.sh
