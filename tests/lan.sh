@@ -198,4 +198,40 @@ out=$("$GBCA" leave 2>&1); rc=$?
 is "/lan/leave-again/exit-0" "$rc" 0
 like "/lan/leave-again/says-so" "$out" "not joined"
 
+# --- a user runs sudo gbca join (as sudo.sh does): their files stay theirs ---
+add_test_user   # gbcau ($U, $UH)
+printf '%s\t%s\n' 127.0.1.1 "$(hostname)" >> /etc/hosts   # sudo looks itself up
+mkdir -p "$TMP/root"; chmod 700 "$TMP/root"
+mount --bind "$TMP/root" /root
+printf '%s\n' 'Defaults env_reset' 'Defaults env_keep += "ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS"' \
+	'root ALL=(ALL:ALL) ALL' 'gbcau ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers
+chmod 440 /etc/sudoers
+rm -rf /etc/sudoers.d   # the private /etc's (private_etc), never the machine's
+as_user() {
+	setpriv --reuid=$U --regid=$U --init-groups env -i PATH=/usr/local/bin:/usr/bin:/bin \
+		HOME="$UH" USER=gbcau LOGNAME=gbcau SHELL=/bin/bash \
+		${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${LSAN_OPTIONS:+LSAN_OPTIONS="$LSAN_OPTIONS"} "$@"
+}
+printf 'export EDITOR=vi\n' | as_user tee "$UH/.bashrc" > /dev/null
+user_snapshot() {
+	sha256sum /etc/hosts /etc/ssl/certs/ca-certificates.crt "$UH/.bashrc"
+	ls -A /etc /etc/ssl/certs /usr/local/share/ca-certificates
+	(cd "$UH" && find . -printf '%p %u\n' | sort)
+}
+user_snapshot > "$TMP/user-before"
+out=$(as_user sudo -n "$GBCA" join "$GW_IP" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/sudo/join-exit-0" "$rc" 0
+[ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+UCA="$UH/.local/share/gbca"
+is "/lan/sudo/joined-root-is-the-users" "$(stat -c %U "$UCA/joined/rootCA.pem" "$UCA/joined/gateway" "$UCA" 2>&1 | sort -u)" gbcau
+is "/lan/sudo/rc-file-is-the-users" "$(stat -c %U "$UH/.bashrc")" gbcau
+like "/lan/sudo/rc-names-the-joined-root" "$(cat "$UH/.bashrc")" "NODE_EXTRA_CA_CERTS='$UCA/joined/node-ca.pem'"
+ok "/lan/sudo/nothing-in-roots-home" test -z "$(ls -A "$TMP/root")"
+is "/lan/sudo/curl" "$(as_user curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST \
+	"https://$NAME/v1beta/models/gemini-2.5-flash:generateContent" -H "x-goog-api-key: sk-test-123" -d '{}')" 200
+out=$(as_user sudo -n "$GBCA" leave 2>&1); rc=$?
+is "/lan/sudo/leave-exit-0" "$rc" 0
+[ "$rc" = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+ok "/lan/sudo/leave-byte-identical" diff "$TMP/user-before" <(user_snapshot)
+
 done_testing
