@@ -44,7 +44,7 @@ gbca_lan_parse_fingerprint(const char *in, unsigned char out[32], struct gbca_er
 		p += 7;
 	while (*p) {
 		int hi, lo;
-		if (*p == ':' && n > 0 && p[1] != '\0') {
+		if (*p == ':' && n > 0 && p[-1] != ':' && hexval(p[1]) >= 0) {
 			p++;
 			continue;
 		}

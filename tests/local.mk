@@ -98,3 +98,5 @@ EXTRA_DIST += tests/options.sh
 # A team on a LAN (issue 12, part 3): export, join, leave between two network namespaces.
 TESTS += tests/lan.sh
 EXTRA_DIST += tests/lan.sh
+check_PROGRAMS += tests/test-lan
+tests_test_lan_LDADD = $(TEST_LIBS)
