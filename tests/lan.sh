@@ -198,6 +198,25 @@ out=$("$GBCA" leave 2>&1); rc=$?
 is "/lan/leave-again/exit-0" "$rc" 0
 like "/lan/leave-again/says-so" "$out" "not joined"
 
+# --- the other options: fewer stores, the hosts file left alone, quiet ---
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" --stores=nss,node --no-hosts -q 2>&1); rc=$?
+is "/lan/stores-no-hosts/exit-0" "$rc" 0
+is "/lan/stores-no-hosts/quiet" "$out" ""
+is "/lan/stores-no-hosts/hosts-untouched" "$(sha256sum < /etc/hosts)" "$(head -1 "$TMP/before" | cut -d' ' -f1)  -"
+like "/lan/stores-no-hosts/nss" "$(certutil -L -d "sql:$HOME/.pki/nssdb")" "gbca-"
+like "/lan/stores-no-hosts/node" "$(cat "$HOME/.bashrc")" "NODE_EXTRA_CA_CERTS="
+fails "/lan/stores-no-hosts/no-python" grep -q SSL_CERT_FILE "$HOME/.bashrc"
+is "/lan/stores-no-hosts/system-untouched" "$(sha256sum < /etc/ssl/certs/ca-certificates.crt)" \
+	"$(sed -n 2p "$TMP/before" | cut -d' ' -f1)  -"
+out=$("$GBCA" leave -q 2>&1); rc=$?
+is "/lan/stores-no-hosts/leave-exit-0" "$rc" 0
+is "/lan/stores-no-hosts/leave-quiet" "$out" ""
+ok "/lan/stores-no-hosts/leave-byte-identical" diff "$TMP/before" <(snapshot)
+like "/lan/export/host-option-spaced" "$(GBCA_CAROOT="$GW_CA" "$GBCA" export --host gw.test)" "gbca join gw.test --fingerprint $FP"
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" --stores bogus 2>&1); rc=$?
+is "/lan/bad-store/exit-2" "$rc" 2
+ok "/lan/bad-store/nothing-changed" diff "$TMP/before" <(snapshot)
+
 # --- a user runs sudo gbca join (as sudo.sh does): their files stay theirs ---
 add_test_user   # gbcau ($U, $UH)
 printf '%s\t%s\n' 127.0.1.1 "$(hostname)" >> /etc/hosts   # sudo looks itself up
