@@ -100,3 +100,8 @@ TESTS += tests/lan.sh
 EXTRA_DIST += tests/lan.sh
 check_PROGRAMS += tests/test-lan
 tests_test_lan_LDADD = $(TEST_LIBS)
+# serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
+TESTS += tests/serve-allow.sh
+EXTRA_DIST += tests/serve-allow.sh
+check_PROGRAMS += tests/test-allow
+tests_test_allow_LDADD = $(TEST_LIBS)

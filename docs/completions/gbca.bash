@@ -35,7 +35,7 @@ _gbca()
 	down) opts="--help" ;;
 	doctor) opts="--upstream --name --json --help" ;;
 	uninstall) opts="--purge --help" ;;
-	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
+	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --allow --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;
 	env) opts="--shell --no-python --help" ;;
 	list) opts="--json --help" ;;

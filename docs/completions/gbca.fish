@@ -40,7 +40,7 @@ complete -c gbca -n "__fish_seen_subcommand_from hosts" -l force
 complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fish"
 complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
-for o in listen http-listen cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
+for o in listen http-listen allow cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
 end
 complete -c gbca -n "__fish_seen_subcommand_from serve" -l google-passthrough

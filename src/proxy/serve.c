@@ -3,6 +3,7 @@
  * workers (the old ones finish what they have), SIGTERM drains and stops,
  * and a leaf close to expiry is renewed the same way. */
 #include "config.h"
+#include <gbca/allow.h>
 #include <gbca/path.h>
 #include <gbca/proxy.h>
 #include <gbca/drop.h>
@@ -315,6 +316,8 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			m.n_fds++;
 		}
 	}
+	/* Before the workers fork: they check clients against this list. */
+	gbca_allow_defaults(cfg, m.fds, m.n_fds);
 	if (!gbca_tls_load(&tls, cfg, &err)) {
 		gbca_print_error("%s", err.msg);
 		return 1;
@@ -349,6 +352,10 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	if (!cfg->quiet)
 		fprintf(stderr, "gbca: listening on %s; upstream %s; %u worker%s\n", line, cfg->upstream_url,
 		        cfg->workers, cfg->workers == 1 ? "" : "s");
+	if (!cfg->quiet) {
+		gbca_allow_describe(cfg, line, sizeof(line));
+		fprintf(stderr, "gbca: the proxy allows %s; other clients are refused at accept\n", line);
+	}
 
 	for (;;) {
 		struct timespec wait = { 60, 0 };
