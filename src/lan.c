@@ -356,7 +356,12 @@ gbca_lan_fetch(const char *host, const char *port, const unsigned char want[32],
 		ret = gnutls_handshake(s);
 	} while (ret < 0 && !gnutls_error_is_fatal(ret));
 	if (ret < 0) {
-		gbca_fail(err, "the TLS handshake with %s (%s) port %s failed: %s", host, addr, port, gnutls_strerror(ret));
+		/* gbca serve closes clients outside its --allow networks at accept */
+		bool closed = ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR ||
+		              ret == GNUTLS_E_PREMATURE_TERMINATION;
+		gbca_fail(err, "the TLS handshake with %s (%s) port %s failed: %s%s", host, addr, port, gnutls_strerror(ret),
+		          closed ? "; the gateway closed the connection: is this machine in the networks its "
+		                   "gbca serve allows (--allow)?" : "");
 		goto out;
 	}
 	if ((certs = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0) {

@@ -7,7 +7,8 @@
 # 'gbca export' printed on the gateway, then curl, node and python reach
 # https://generativelanguage.googleapis.com with TLS checks on. Hostile
 # cases first: a wrong fingerprint, the gateway's leaf's fingerprint, and a
-# root without name constraints are refused with nothing changed. leave must
+# root without name constraints are refused with nothing changed, and a third
+# namespace outside serve's --allow network is refused at accept. leave must
 # give back every file byte for byte.
 . "$srcdir/tests/ns.sh"
 in_namespaces -n -m -- "$@"
@@ -19,12 +20,13 @@ NAME=generativelanguage.googleapis.com
 GW_IP=198.18.0.1
 TM_IP=198.18.0.2
 GW_CA="$TMP/gateway-ca"
-HOLD= SERVE= SERVE2= UPSTREAM=
+OUT_IP=198.18.3.2
+HOLD= HOLD3= SERVE= SERVE2= UPSTREAM=
 cleanup() {
 	local p
 	for p in $SERVE $SERVE2 $UPSTREAM; do kill -TERM "$p" 2>/dev/null; done
 	sleep 0.2
-	for p in $SERVE $SERVE2 $UPSTREAM $HOLD; do kill -KILL "$p" 2>/dev/null; done
+	for p in $SERVE $SERVE2 $UPSTREAM $HOLD $HOLD3; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -50,12 +52,26 @@ ip link set lan0 up
 gw ip link set lo up
 gw ip addr add "$GW_IP/24" dev lan1
 gw ip link set lan1 up
+# a third machine on another network of the gateway's, routed to its LAN address
+unshare -n sleep 3600 &
+HOLD3=$!
+wait_until 50 test "$(readlink /proc/$HOLD3/ns/net)" != "$(readlink /proc/self/ns/net)"
+outsider() { nsenter -t "$HOLD3" -n "$@"; }
+ip link add out0 type veth peer name out1
+ip link set out0 netns "$HOLD"
+ip link set out1 netns "$HOLD3"
+gw ip addr add 198.18.3.1/24 dev out0
+gw ip link set out0 up
+outsider ip link set lo up
+outsider ip addr add "$OUT_IP/24" dev out1
+outsider ip link set out1 up
+outsider ip route add 198.18.0.0/24 via 198.18.3.1
 
 gw /usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
 UPSTREAM=$!
 wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 GBCA_CAROOT="$GW_CA" "$GBCA" init -q
-gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:443" --upstream http://127.0.0.1:8000 \
+gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "0.0.0.0:443" --allow 198.18.0.0/24 --upstream http://127.0.0.1:8000 \
 	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve.out" 2>&1 &
 SERVE=$!
 wait_until 100 port_open "$GW_IP" 443 || { echo "# serve did not start:"; sed 's/^/# /' "$TMP/serve.out"; }
@@ -148,6 +164,14 @@ is "/lan/unconstrained-root/exit-1" "$rc" 1
 like "/lan/unconstrained-root/says-why" "$out" "has no name constraints"
 ok "/lan/unconstrained-root/nothing-changed" diff "$TMP/before" <(snapshot)
 kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
+# a machine outside the gateway's --allow network: refused at accept (serve
+# listens on every address, so without --allow its on-link network would be let in)
+ok "/lan/outsider/reaches-the-gateway" outsider bash -c "exec 3<>/dev/tcp/$GW_IP/443"
+out=$(outsider "$GBCA" join "$GW_IP" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/outsider/exit-1" "$rc" 1
+like "/lan/outsider/says-why" "$out" "198.18.0.1.*--allow"
+like "/lan/outsider/gateway-logged-it" "$(cat "$TMP/serve.out")" "refused .*$OUT_IP"
+ok "/lan/outsider/nothing-changed" diff "$TMP/before" <(snapshot)
 # usage errors change nothing either
 out=$("$GBCA" join "$GW_IP" 2>&1); rc=$?
 is "/lan/no-fingerprint/exit-2" "$rc" 2
