@@ -372,9 +372,9 @@ gbca_cmd_join(int argc, char **argv)
 	}
 	if (!paths_init(&p, &err))
 		goto fail;
-	if (state_read(&p, &old, &found, &err) || found) {
-		if (!found)
-			goto fail;
+	if (!state_read(&p, &old, &found, &err) && found)
+		goto fail;   /* a note that can't be read: say so, change nothing */
+	if (found) {
 		gbca_lan_format_fingerprint(want, j.fingerprint);
 		if (strcmp(old.fingerprint, j.fingerprint) != 0 || strcmp(old.host, j.host) != 0) {
 			gbca_print_error("this machine has joined %s (root %s) already; run 'gbca leave' first",

@@ -172,6 +172,17 @@ is "/lan/outsider/exit-1" "$rc" 1
 like "/lan/outsider/says-why" "$out" "198.18.0.1.*--allow"
 like "/lan/outsider/gateway-logged-it" "$(cat "$TMP/serve.out")" "refused .*$OUT_IP"
 ok "/lan/outsider/nothing-changed" diff "$TMP/before" <(snapshot)
+# a note from an earlier join that can't be read: said, nothing done
+mkdir -p "$HOME/.local/share/gbca/joined"
+printf 'garbage\n' > "$HOME/.local/share/gbca/joined/gateway"
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/damaged-note/join-exit-1" "$rc" 1
+like "/lan/damaged-note/join-says-so" "$out" "joined/gateway is damaged"
+out=$("$GBCA" leave 2>&1); rc=$?
+is "/lan/damaged-note/leave-exit-1" "$rc" 1
+like "/lan/damaged-note/leave-says-so" "$out" "joined/gateway is damaged"
+is "/lan/damaged-note/untouched" "$(cat "$HOME/.local/share/gbca/joined/gateway")" garbage
+rm -rf "$HOME/.local"
 # usage errors change nothing either
 out=$("$GBCA" join "$GW_IP" 2>&1); rc=$?
 is "/lan/no-fingerprint/exit-2" "$rc" 2
