@@ -221,18 +221,33 @@ select_defaults(const struct gbca_trust_ctx *ctx, struct selection *sel, bool in
 bool
 gbca_trust_default_stores(const char *caroot, struct gbca_err *err)
 {
+	return gbca_trust_run(caroot, NULL, true, NULL, err);
+}
+
+bool
+gbca_trust_run(const char *caroot, const char *stores, bool install, const char *sha256, struct gbca_err *err)
+{
 	struct selection sel = { { false }, false, false };
 	struct gbca_trust_ctx ctx;
 	int rc;
 
+	if (stores != NULL && !parse_stores(stores, &sel, err))
+		return false;
 	if (!gbca_trust_ctx_init(&ctx, caroot, err))
 		return false;
-	ctx.shells = installed_shells();
-	select_defaults(&ctx, &sel, true, true);
-	rc = run_stores(&ctx, &sel, true);
+	if (sha256 != NULL && strcmp(ctx.sha256, sha256) != 0) {
+		gbca_trust_ctx_free(&ctx);
+		return gbca_fail(err, "the root in %s changed (its SHA-256 is now %s, not %s); nothing was trusted",
+		                 caroot, ctx.sha256, sha256);
+	}
+	ctx.shells = install ? installed_shells() : GBCA_SHELL_ALL;
+	if (stores == NULL)
+		select_defaults(&ctx, &sel, install, true);
+	rc = run_stores(&ctx, &sel, install);
 	gbca_trust_ctx_free(&ctx);
 	if (rc != GBCA_EXIT_OK)
-		return gbca_fail(err, "not every store trusts the CA yet (see above)");
+		return gbca_fail(err, install ? "not every store trusts the CA yet (see above)"
+		                              : "not every store let go of the CA (see above)");
 	return true;
 }
 

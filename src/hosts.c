@@ -37,6 +37,7 @@ struct line {
 /* One entry of gbca's block. */
 struct entry {
 	bool v6;
+	char addr[INET6_ADDRSTRLEN];   /* normal form (inet_ntop) */
 	char name[256];
 };
 
@@ -127,11 +128,11 @@ is_ours(int family, const unsigned char ip[16])
 }
 
 static bool
-add_entry(struct hosts *h, bool v6, const char *name, size_t name_len)
+add_entry(struct hosts *h, bool v6, const char *addr, const char *name, size_t name_len)
 {
 	struct entry *e;
 
-	if (name_len >= sizeof(e->name))
+	if (name_len >= sizeof(e->name) || strlen(addr) >= sizeof(e->addr))
 		return false;
 	e = realloc(h->entries, (h->n_entries + 1) * sizeof(*e));
 	if (e == NULL)
@@ -139,6 +140,7 @@ add_entry(struct hosts *h, bool v6, const char *name, size_t name_len)
 	h->entries = e;
 	e = &h->entries[h->n_entries++];
 	e->v6 = v6;
+	strcpy(e->addr, addr);
 	memcpy(e->name, name, name_len);
 	e->name[name_len] = '\0';
 	for (char *c = e->name; *c; c++)
@@ -155,6 +157,16 @@ find_entry(const struct hosts *h, bool v6, const char *name)
 	return -1;
 }
 
+/* An entry for name whose address is not addr, or -1. */
+static ssize_t
+find_other(const struct hosts *h, const char *name, const char *addr)
+{
+	for (size_t i = 0; i < h->n_entries; i++)
+		if (strcmp(h->entries[i].name, name) == 0 && strcmp(h->entries[i].addr, addr) != 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 static void
 drop_entry(struct hosts *h, size_t i)
 {
@@ -162,19 +174,32 @@ drop_entry(struct hosts *h, size_t i)
 	h->n_entries--;
 }
 
-/* A line inside gbca's block: one of its entries, which goes into h. */
+/* The comment after an entry for another address ('gbca join'): what tells
+ * gbca's line from one a user put in the block by hand. */
+#define JOIN_MARK " " GBCA_HOSTS_JOIN_MARK
+
+/* A line inside gbca's block: one of its entries, which goes into h: a
+ * loopback one ('gbca hosts on'), or another address with JOIN_MARK after it
+ * ('gbca join'). */
 static bool
 entry_ok(void *arg, const char *p, size_t n)
 {
 	struct hosts *h = arg;
 	struct tok t[3];
 	unsigned char ip[16];
+	char a[INET6_ADDRSTRLEN];
+	size_t ml = strlen(JOIN_MARK);
+	bool marked;
 	int family;
 
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
-	return tokens(p, n, t, 3) == 2 && (family = tok_addr(&t[0], ip)) != 0 && is_ours(family, ip) &&
-	       memchr(p, '#', n) == NULL && add_entry(h, family == AF_INET6, t[1].p, t[1].len);
+	marked = n > ml && memcmp(p + n - ml, JOIN_MARK, ml) == 0;
+	if (marked)
+		n -= ml;
+	return tokens(p, n, t, 3) == 2 && (family = tok_addr(&t[0], ip)) != 0 && is_ours(family, ip) != marked &&
+	       inet_ntop(family, ip, a, sizeof(a)) != NULL && memchr(p, '#', n) == NULL &&
+	       add_entry(h, family == AF_INET6, a, t[1].p, t[1].len);
 }
 
 /* Splits h->data into lines and finds gbca's block and its entries. */
@@ -517,18 +542,45 @@ plan_entries(struct hosts *h, const struct gbca_hosts_change *c, char (*names)[2
 	size_t n_before = h->n_entries;
 	ssize_t k;
 
-	if (c->on) {
+	if (c->on && c->address != NULL) {
+		/* one address for the name, whatever it had before */
+		bool v6 = strchr(c->address, ':') != NULL;
 		for (size_t j = 0; j < c->n; j++) {
 			bool changed = false;
+			while ((k = find_other(h, names[j], c->address)) >= 0) {
+				changed = true;
+				drop_entry(h, (size_t)k);
+			}
+			if (find_entry(h, v6, names[j]) < 0) {
+				changed = true;
+				if (!add_entry(h, v6, c->address, names[j], strlen(names[j])))
+					return false;
+			}
+			if (changed)
+				report_add(report, report_len, "%s -> %s in %s", names[j], c->address, shown);
+			else
+				report_add(report, report_len, "%s: already on in %s", names[j], shown);
+		}
+	} else if (c->on) {
+		for (size_t j = 0; j < c->n; j++) {
+			bool changed = false;
+			/* a gateway's address (gbca join) gives way to the loopback */
+			for (size_t e = h->n_entries; e-- > 0;) {
+				if (strcmp(h->entries[e].name, names[j]) == 0 &&
+				    strcmp(h->entries[e].addr, h->entries[e].v6 ? ADDR6 : ADDR4) != 0) {
+					changed = true;
+					drop_entry(h, e);
+				}
+			}
 			if (find_entry(h, false, names[j]) < 0) {
 				changed = true;
-				if (!add_entry(h, false, names[j], strlen(names[j])))
+				if (!add_entry(h, false, ADDR4, names[j], strlen(names[j])))
 					return false;
 			}
 			k = find_entry(h, true, names[j]);
 			if (c->ipv6 && k < 0) {
 				changed = true;
-				if (!add_entry(h, true, names[j], strlen(names[j])))
+				if (!add_entry(h, true, ADDR6, names[j], strlen(names[j])))
 					return false;
 			} else if (!c->ipv6 && k >= 0) {
 				changed = true;
@@ -604,9 +656,12 @@ render(const struct hosts *h, const struct plan *pl, struct gbca_strbuf *out, co
 		gbca_strbuf_str(&block, GBCA_HOSTS_BEGIN " added by 'gbca hosts on'; 'gbca hosts off' removes it");
 		gbca_strbuf_str(&block, h->eol);
 		for (size_t k = 0; k < h->n_entries; k++) {
-			gbca_strbuf_str(&block, h->entries[k].v6 ? ADDR6 : ADDR4);
+			const struct entry *e = &h->entries[k];
+			gbca_strbuf_str(&block, e->addr);
 			gbca_strbuf_str(&block, " ");
-			gbca_strbuf_str(&block, h->entries[k].name);
+			gbca_strbuf_str(&block, e->name);
+			if (strcmp(e->addr, e->v6 ? ADDR6 : ADDR4) != 0)
+				gbca_strbuf_str(&block, JOIN_MARK);
 			gbca_strbuf_str(&block, h->eol);
 		}
 		gbca_strbuf_str(&block, GBCA_HOSTS_END);
@@ -686,12 +741,30 @@ static char (*check_names(const struct gbca_hosts_change *c, struct gbca_err *er
 	return names;
 }
 
+/* An address given for 'on', in the form inet_ntop gives (the form the
+ * block's entries are compared in). */
+static bool
+normal_address(const char *in, char *out, size_t out_len, struct gbca_err *err)
+{
+	unsigned char ip[16];
+	int family = AF_INET;
+
+	if (inet_pton(AF_INET, in, ip) != 1) {
+		family = AF_INET6;
+		if (inet_pton(AF_INET6, in, ip) != 1)
+			return gbca_fail(err, "\"%s\" is not an IPv4 or IPv6 address", in);
+	}
+	if (inet_ntop(family, ip, out, (socklen_t)out_len) == NULL)
+		return gbca_fail(err, "\"%s\" is not an IPv4 or IPv6 address", in);
+	return true;
+}
+
 bool
 gbca_hosts_apply(const struct gbca_hosts_change *change, char *report, size_t report_len, struct gbca_err *err)
 {
 	static const char *const default_names[] = { GBCA_HOSTS_DEFAULT_NAME };
 	struct gbca_hosts_change c = *change;
-	char shown[PATH_MAX], real[PATH_MAX];
+	char shown[PATH_MAX], real[PATH_MAX], addr[INET6_ADDRSTRLEN];
 	char (*names)[256] = NULL;
 	struct hosts h = { 0 };
 	struct gbca_strbuf out = { 0 };
@@ -707,6 +780,12 @@ gbca_hosts_apply(const struct gbca_hosts_change *change, char *report, size_t re
 		c.names = default_names;
 		c.n = 1;
 	}
+	if (c.on && c.address != NULL && !normal_address(c.address, addr, sizeof(addr), err)) {
+		errno = EINVAL;
+		return false;
+	}
+	if (c.address != NULL)
+		c.address = addr;
 	if ((names = check_names(&c, err)) == NULL)
 		return false;
 	if (!open_locked(shown, real, sizeof(real), &fd, &rw_errno, &h.text.st, err)) {
@@ -822,7 +901,7 @@ gbca_hosts_status(const char *path, const char *name_in, bool *on, char *addr, s
 		hosts_free(&h);
 		return false;
 	}
-	*on = find_entry(&h, false, name) >= 0;
+	*on = has_entry(&h, name);
 
 	if (gbca_hosts_uses_resolver(path)) {
 		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *r;

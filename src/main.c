@@ -34,6 +34,9 @@ static const struct {
 	{ "env", gbca_cmd_env, "print the NODE_EXTRA_CA_CERTS line for eval in a shell" },
 	{ "list", gbca_cmd_list, "list the certificates this CA issued, with days left" },
 	{ "caroot", gbca_cmd_caroot, "print the CA folder (CAROOT)" },
+	{ "export", gbca_cmd_export, "print the root (no key), its fingerprint and the join command" },
+	{ "join", gbca_cmd_join, "trust a LAN gateway's root (checked by fingerprint) and use its proxy" },
+	{ "leave", gbca_cmd_leave, "undo 'gbca join' byte for byte" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show help for gbca or a command" },
 };
@@ -140,7 +143,7 @@ cmd_help(int argc, char **argv)
 static bool
 settle(const char *name)
 {
-	static const char *const user_only[] = { "init", "issue", "list", "caroot", "env" };
+	static const char *const user_only[] = { "init", "issue", "list", "caroot", "env", "export" };
 	char caroot[PATH_MAX];
 	struct gbca_err err;
 

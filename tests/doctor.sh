@@ -83,13 +83,13 @@ doctor
 is "/doctor/python-vars-missing-exit-1" "$rc" 1
 like "/doctor/python-fail-names-interpreter" "$(line 'TLS: Python')" "^FAIL +TLS: Python +[^ ]*$PYDIR/python3"
 like "/doctor/python-fail-says-requests" "$(line 'TLS: Python')" "^FAIL +TLS: Python .*requests"
-like "/doctor/python-fail-shows-its-error" "$(line 'TLS: Python')" "^FAIL +TLS: Python .*CERTIFICATE_VERIFY_FAILED\] certificate verify failed: unable to get local issuer certificate"
+like "/doctor/python-fail-shows-its-error" "$(line 'TLS: Python')" "^FAIL +TLS: Python .*CERTIFICATE_VERIFY_FAILED\] certificate verify failed: (unable to get local issuer certificate|self-signed certificate in certificate chain)"
 like "/doctor/python-fail-fix" "$(line 'TLS: Python')" "^FAIL +TLS: Python .*fix: gbca trust --shells"
 # The system-store line names only what it ran.
 like "/doctor/system-store-names-gnutls" "$(line 'TLS: system store')" "^PASS +TLS: system store .*GnuTLS"
 fails "/doctor/system-store-no-python-claim" sh -c "printf '%s' \"\$1\" | grep -qiE 'python|curl'" _ "$(line 'TLS: system store')"
 # Node without a terminal: its own error, no job-control noise from the shell.
-like "/doctor/node-fail-shows-its-error" "$(line 'TLS: Node')" "^FAIL +TLS: Node +[^ ]*/node .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY): unable to .* fix: gbca trust --shells"
+like "/doctor/node-fail-shows-its-error" "$(line 'TLS: Node')" "^FAIL +TLS: Node +[^ ]*/node .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN): (unable to|self-signed certificate in certificate chain).* fix: gbca trust --shells"
 fails "/doctor/no-job-control-noise" sh -c "printf '%s' \"\$1\" | grep -q 'terminal process group\|job control'" _ "$out"
 
 "$GBCA" trust -q --shells=bash --stores node,python
@@ -131,7 +131,7 @@ for sh in zsh fish; do
 	SHELL=$(command -v $sh)
 	doctor
 	like "/doctor/$sh/python-fail" "$(line 'TLS: Python')" "^FAIL +TLS: Python +$PYDIR/python3 .*from a login $sh.*CERTIFICATE_VERIFY_FAILED"
-	like "/doctor/$sh/node-fail" "$(line 'TLS: Node')" "^FAIL +TLS: Node +[^ ]*/node .*from a login $sh.*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)"
+	like "/doctor/$sh/node-fail" "$(line 'TLS: Node')" "^FAIL +TLS: Node +[^ ]*/node .*from a login $sh.*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN)"
 	"$GBCA" trust -q --shells=$sh --stores node,python
 	doctor
 	is "/doctor/$sh/after-trust-shells-exit-0" "$rc" 0

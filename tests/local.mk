@@ -102,6 +102,11 @@ EXTRA_DIST += tests/doctor-upstream.sh tests/doctor-upstream.py
 # header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
 TESTS += tests/serve-https-upstream.sh
 EXTRA_DIST += tests/serve-https-upstream.sh tests/connect-proxy.py
+# A team on a LAN (issue 12, part 3): export, join, leave between two network namespaces.
+TESTS += tests/lan.sh
+EXTRA_DIST += tests/lan.sh
+check_PROGRAMS += tests/test-lan
+tests_test_lan_LDADD = $(TEST_LIBS)
 # serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
 TESTS += tests/serve-allow.sh
 EXTRA_DIST += tests/serve-allow.sh

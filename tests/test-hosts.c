@@ -421,6 +421,46 @@ test_block_moved(void)
 	assert_str_eq(get(p, NULL), "127.0.0.1 localhost\n");
 }
 
+/* gbca join: one gateway address per name, marked, and back byte for byte. */
+static void
+test_gateway_address(void)
+{
+	static const char orig[] = "127.0.0.1 localhost\n";
+	struct gbca_hosts_change c = { .on = true, .address = "198.18.0.1" };
+	const char *p = tap_path("hosts");
+	bool on;
+	char addr[256];
+
+	c.path = p;
+	put(p, orig, strlen(orig));
+	assert_true(gbca_hosts_apply(&c, report, sizeof(report), &err));
+	assert_str_contains(get(p, NULL), "\n198.18.0.1 " NAME " " GBCA_HOSTS_JOIN_MARK "\n");
+	assert_true(strstr(get(p, NULL), "127.0.0.1 " NAME) == NULL);
+	assert_str_contains(report, NAME " -> 198.18.0.1");
+	assert_true(gbca_hosts_apply(&c, report, sizeof(report), &err));
+	assert_str_contains(report, "already on");
+	assert_true(gbca_hosts_status(p, NAME, &on, addr, sizeof(addr), &err));
+	assert_true(on);
+	assert_str_eq(addr, "198.18.0.1");
+	/* another gateway replaces it; an IPv6 one in normal form */
+	c.address = "2001:DB8:0:0::7";
+	assert_true(gbca_hosts_apply(&c, report, sizeof(report), &err));
+	assert_str_contains(get(p, NULL), "\n2001:db8::7 " NAME " " GBCA_HOSTS_JOIN_MARK "\n");
+	assert_true(strstr(get(p, NULL), "198.18.0.1") == NULL);
+	/* 'gbca hosts on' puts the loopback back in its place */
+	SET_OK(p, NULL, 0, true, false, false);
+	assert_true(strstr(get(p, NULL), "2001:db8::7") == NULL);
+	assert_str_contains(get(p, NULL), "\n127.0.0.1 " NAME "\n");
+	c.address = "198.18.0.1";
+	assert_true(gbca_hosts_apply(&c, report, sizeof(report), &err));
+	SET_OK(p, NULL, 0, false, false, false);
+	assert_str_eq(get(p, NULL), orig);
+	c.address = "not-an-address";
+	assert_false(gbca_hosts_apply(&c, report, sizeof(report), &err));
+	assert_str_contains(err.msg, "not an IPv4 or IPv6 address");
+	assert_str_eq(get(p, NULL), orig);
+}
+
 static void
 test_all_loopback(void)
 {
@@ -455,5 +495,6 @@ main(void)
 	tap_add("/hosts/damaged-block", test_damaged_block);
 	tap_add("/hosts/block-moved", test_block_moved);
 	tap_add("/hosts/all-loopback", test_all_loopback);
+	tap_add("/hosts/gateway-address", test_gateway_address);
 	return tap_run();
 }

@@ -4,7 +4,7 @@ _gbca()
 	local cur prev cmd opts
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="init issue trust untrust ci up down doctor uninstall serve hosts env list caroot version help"
+	local commands="init issue trust untrust ci up down doctor uninstall serve hosts env list caroot export join leave version help"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		return
@@ -39,6 +39,9 @@ _gbca()
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;
 	env) opts="--shell --no-python --help" ;;
 	list) opts="--json --help" ;;
+	export) opts="--host --json --help" ;;
+	join) opts="--fingerprint --stores --no-hosts --quiet --help" ;;
+	leave) opts="--quiet --help" ;;
 	help) opts="$commands" ;;
 	*) opts="--help" ;;
 	esac

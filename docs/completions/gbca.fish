@@ -1,5 +1,5 @@
 # fish completion for gbca
-set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env list caroot version help
+set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env list caroot export join leave version help
 complete -c gbca -f
 complete -c gbca -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c gbca -n "__fish_seen_subcommand_from init issue" -l key -xa "ecdsa p384 rsa rsa2048 rsa3072"
@@ -48,4 +48,10 @@ for o in listen http-listen upstream-ca upstream-proxy allow cert key workers ma
 end
 complete -c gbca -n "__fish_seen_subcommand_from serve" -l google-passthrough
 complete -c gbca -n "__fish_seen_subcommand_from init issue trust untrust ci serve hosts" -l quiet -s q
+complete -c gbca -n "__fish_seen_subcommand_from export" -l host -x
+complete -c gbca -n "__fish_seen_subcommand_from export" -l json
+complete -c gbca -n "__fish_seen_subcommand_from join" -l fingerprint -x
+complete -c gbca -n "__fish_seen_subcommand_from join" -l stores -xa "system nss node python java"
+complete -c gbca -n "__fish_seen_subcommand_from join" -l no-hosts
+complete -c gbca -n "__fish_seen_subcommand_from join leave" -l quiet -s q
 complete -c gbca -l help -s h

@@ -21,6 +21,10 @@
  * A conflicting line that --force turns off gets GBCA_HOSTS_DISABLED put in
  * front of it, and nothing else changed; 'off' takes exactly that prefix away. */
 #define GBCA_HOSTS_BEGIN "# >>> gbca >>>"
+/* After an entry for another address than the loopback one ('gbca join'):
+ *   198.18.0.1 generativelanguage.googleapis.com # gbca join
+ * A line in the block with another address and without it is not gbca's. */
+#define GBCA_HOSTS_JOIN_MARK "# gbca join"
 #define GBCA_HOSTS_END "# <<< gbca <<<"
 #define GBCA_HOSTS_DISABLED "# gbca-disabled: "
 #define GBCA_HOSTS_FILE "/etc/hosts"
@@ -43,7 +47,7 @@ bool gbca_hosts_ipv6_default(void);
  * entry gbca made earlier goes); n == 0 means GBCA_HOSTS_DEFAULT_NAME. A line
  * not made by gbca that maps a name to another address makes it fail, naming
  * the line, unless force, which disables that line (see above). off: removes
- * the names' entries, and the block once it is empty, and re-enables the
+ * the names' entries (whatever their address), and the block once it is empty, and re-enables the
  * lines force disabled for them; n == 0 means every name gbca added.
  * The first change to a file copies it to path + GBCA_HOSTS_BACKUP_SUFFIX,
  * if that does not exist. The new file replaces the old by rename (temp file,
@@ -60,6 +64,9 @@ struct gbca_hosts_change {
 	bool on;                    /* add (else remove) the names' entries */
 	bool ipv6;                  /* on: ::1 entries too */
 	bool force;                 /* on: disable conflicting lines */
+	const char *address;        /* on: this one address (a LAN gateway's, for 'gbca join')
+	                               instead of 127.0.0.1 and ::1, replacing the names' other
+	                               entries in the block; NULL: the loopback ones */
 };
 bool gbca_hosts_apply(const struct gbca_hosts_change *c, char *report, size_t report_len, struct gbca_err *err);
 

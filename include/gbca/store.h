@@ -85,6 +85,14 @@ void gbca_trust_ctx_free(struct gbca_trust_ctx *ctx);
  * goes to stdout, its errors to stderr; false if any store failed. */
 bool gbca_trust_default_stores(const char *caroot, struct gbca_err *err);
 
+/* The same for a list of stores ("system,node"; NULL: that default), and
+ * for install false what 'gbca untrust' does (NULL: every store that could
+ * hold the root). With sha256 (lower-case hex), fails before any store is
+ * touched unless the root in caroot has that SHA-256 (gbca join: the root
+ * it checked is the one it trusts). */
+bool gbca_trust_run(const char *caroot, const char *stores, bool install, const char *sha256,
+                    struct gbca_err *err);
+
 /* True if crt was made by gbca (O=gbca development CA). */
 bool gbca_is_gbca_root(gnutls_x509_crt_t crt);
 

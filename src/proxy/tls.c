@@ -2,7 +2,9 @@
  * (one leaf per served name, chosen by SNI), and the shared ticket key.
  * Leaves come from --cert/--key, or are issued from CAROOT into
  * CAROOT/serve/ and reused while they have more than a third of their life
- * left; the master renews them when that third begins (renew_at). */
+ * left; the master renews them when that third begins (renew_at). An issued
+ * leaf is sent with the root after it (chain_with_root); --cert is sent as
+ * the file has it. */
 #include "config.h"
 #include <gbca/ca.h>
 #include <gbca/drop.h>
@@ -157,6 +159,25 @@ free_datum(gnutls_datum_t *d)
 	d->data = NULL;
 }
 
+/* The chain a leaf is served with: the leaf, then the root that issued it.
+ * A client that trusts the root ignores the extra certificate (RFC 8446
+ * section 4.4.2 allows it); a teammate's 'gbca join' takes the root from
+ * here and keeps it only if its fingerprint is the one 'gbca export' showed
+ * on this machine, so no extra endpoint serves it. */
+static bool
+chain_with_root(const gnutls_datum_t *leaf, const gnutls_datum_t *root, gnutls_datum_t *out)
+{
+	size_t n = (size_t)leaf->size + 1 + root->size;
+
+	if ((out->data = malloc(n)) == NULL)
+		return false;
+	memcpy(out->data, leaf->data, leaf->size);
+	out->data[leaf->size] = '\n';
+	memcpy(out->data + leaf->size + 1, root->data, root->size);
+	out->size = (unsigned)n;
+	return true;
+}
+
 /* Issues or reuses the leaves (as the CAROOT's owner), then loads them into
  * creds. Root reads them, and the CA certificate, only through
  * gbca_read_owned: files, not links, owned by the CAROOT's owner. */
@@ -164,7 +185,7 @@ static bool
 load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_err *err)
 {
 	char dir[PATH_MAX], stem[300], cert_file[320], key_file[320];
-	gnutls_datum_t ca_pem = { NULL, 0 }, cert = { NULL, 0 }, key = { NULL, 0 };
+	gnutls_datum_t ca_pem = { NULL, 0 }, cert = { NULL, 0 }, key = { NULL, 0 }, chain = { NULL, 0 };
 	gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
 	struct gbca_ca ca = { .crt = NULL };
 	bool ok = false;
@@ -190,9 +211,14 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 		snprintf(key_file, sizeof(key_file), "%s-key.pem", stem);
 		free_datum(&cert);
 		free_datum(&key);
+		free_datum(&chain);
 		if (!read_datum(dir, cert_file, uid, 022, &cert, err) || !read_datum(dir, key_file, uid, 077, &key, err))
 			goto out;
-		ret = gnutls_certificate_set_x509_key_mem2(t->creds, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (!chain_with_root(&cert, &ca_pem, &chain)) {
+			gbca_fail(err, "out of memory");
+			goto out;
+		}
+		ret = gnutls_certificate_set_x509_key_mem2(t->creds, &chain, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
 		if (ret < 0) {
 			gbca_fail(err, "couldn't load %s/%s: %s", dir, cert_file, gnutls_strerror(ret));
 			goto out;
@@ -209,6 +235,7 @@ load_issued(struct gbca_tls *t, const struct gbca_proxy_config *c, struct gbca_e
 out:
 	free_datum(&cert);
 	free_datum(&key);
+	free_datum(&chain);
 	free_datum(&ca_pem);
 	gnutls_x509_crt_deinit(ca_crt);
 	return ok;
