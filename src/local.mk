@@ -31,3 +31,5 @@ libgbca_a_SOURCES += include/gbca/hosts.h src/hosts.c src/cmd-hosts.c
 libgbca_a_SOURCES += src/cmd-ci.c
 libgbca_a_SOURCES += include/gbca/unit.h src/unit.c
 libgbca_a_SOURCES += include/gbca/up.h src/cmd-up.c src/serve-pid.c src/cmd-uninstall.c src/cmd-doctor.c
+# Containers on this host: the CA bundle they mount and gbca compose.
+libgbca_a_SOURCES += include/gbca/container.h src/container.c src/cmd-compose.c

@@ -95,3 +95,7 @@ EXTRA_DIST += tests/llhttp-parse.js
 # cli: every option typed in full only, and the same in --help, man page and completions.
 TESTS += tests/options.sh
 EXTRA_DIST += tests/options.sh
+# gbca compose (issue 12): the override and docker run flags read as Docker
+# would, the container bundle, and a namespace playing the container.
+TESTS += tests/compose.sh
+EXTRA_DIST += tests/compose.sh tests/compose.py

@@ -1,5 +1,5 @@
 # fish completion for gbca
-set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env list caroot version help
+set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env compose list caroot version help
 complete -c gbca -f
 complete -c gbca -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c gbca -n "__fish_seen_subcommand_from init issue" -l key -xa "ecdsa p384 rsa rsa2048 rsa3072"
@@ -39,6 +39,7 @@ complete -c gbca -n "__fish_seen_subcommand_from hosts" -l no-ipv6
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l force
 complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fish"
 complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
+complete -c gbca -n "__fish_seen_subcommand_from compose" -l docker-run -d "docker run flags instead"
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
 for o in listen http-listen cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
