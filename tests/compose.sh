@@ -123,6 +123,22 @@ is "/compose/no-system-store/no-stdout" "$out" ""
 like "/compose/no-system-store/says-why" "$(cat "$TMP/err")" "no system trust store"
 "$GBCA" compose web >/dev/null 2>&1   # back to the machine's bundle for (b)
 
+# A new root (init --force): the next run puts it in, and the old one out.
+R="$TMP/renewed"
+GBCA_CAROOT="$R" "$GBCA" init -q && cp "$R/rootCA.pem" "$TMP/old-root.pem"
+GBCA_CAROOT="$R" "$GBCA" compose web >/dev/null 2>&1
+GBCA_CAROOT="$R" "$GBCA" init -q --force
+GBCA_CAROOT="$R" "$GBCA" compose web >/dev/null 2>&1
+like "/compose/new-root/in" "$($CHECK bundle "$SYSBUNDLE" "$R/rootCA.pem" "$R/container-ca.pem")" " root=1 order=yes"
+like "/compose/new-root/old-out" "$($CHECK bundle "$SYSBUNDLE" "$TMP/old-root.pem" "$R/container-ca.pem")" " root=0 "
+
+# Root (as under sudo) on a user's CAROOT works as that user: the bundle is
+# theirs, as the CA is.
+mkdir "$TMP/user-ca" && chown 4242:4242 "$TMP/user-ca"
+GBCA_CAROOT="$TMP/user-ca" "$GBCA" init -q
+GBCA_CAROOT="$TMP/user-ca" "$GBCA" compose web >/dev/null 2>&1
+is "/compose/as-owner" "$(stat -c %u:%g "$TMP/user-ca/container-ca.pem" 2>&1)" 4242:4242
+
 # --- (b) end to end: a namespace plays the container ---
 ip link set lo up
 ip link add docker0 type bridge
