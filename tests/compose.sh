@@ -82,13 +82,16 @@ set --
 (cd "$TMP" && GBCA_CAROOT=rel "$GBCA" init -q && GBCA_CAROOT=rel "$GBCA" compose app 2>/dev/null) > "$TMP/rel.yaml"
 ok "/compose/relative-caroot-absolute-source" $CHECK yaml "$(realpath "$TMP")/rel/container-ca.pem" app < "$TMP/rel.yaml"
 
-# Paths no compose file can hold are refused, nothing printed.
-for bad in $'tab\there' $'bad\xffutf8'; do
+# Paths no compose file can hold are refused, nothing printed: a control
+# character (C0, C1), bytes that are not UTF-8 (a stray byte, an overlong
+# '/', a surrogate).
+for bad in $'tab\there' $'c1\xc2\x85' $'bad\xffutf8' $'overlong\xc0\xaf' $'surrogate\xed\xa0\x80'; do
 	d="$TMP/$bad"
 	GBCA_CAROOT="$d" "$GBCA" init -q
 	out=$(GBCA_CAROOT="$d" "$GBCA" compose web 2>"$TMP/err"); rc=$?
 	is "/compose/unwritable-path/exit-1 [$(printf %q "$bad")]" "$rc" 1
 	is "/compose/unwritable-path/no-stdout [$(printf %q "$bad")]" "$out" ""
+	like "/compose/unwritable-path/says-why [$(printf %q "$bad")]" "$(cat "$TMP/err")" "not valid UTF-8|control character"
 done
 
 # --- the bundle: every system certificate, the root once, nothing else ---
