@@ -94,6 +94,10 @@ gbca_container_bundle_write(const struct gbca_trust_ctx *ctx, struct gbca_contai
 	if (!gbca_path_join(path, sizeof(path), ctx->caroot, GBCA_CONTAINER_PEM_FILE, err) ||
 	    !bundle_render(ctx, sys, &out, b, err))
 		goto out;
+	if (out.p == NULL) {   /* never: bundle_render adds a certificate at least */
+		gbca_fail(err, "no certificate to write to %s", path);
+		goto out;
+	}
 	if (!gbca_text_read(&old, path, path, BUNDLE_MAX, err))
 		goto out;
 	b->changed = old.data == NULL || old.len != out.len || memcmp(old.data, out.p, out.len) != 0 ||
