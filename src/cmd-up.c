@@ -5,6 +5,7 @@
 #include "config.h"
 #include <gbca/ca.h>
 #include <gbca/drop.h>
+#include <gbca/bridge.h>
 #include <gbca/cmd.h>
 #include <gbca/hosts.h>
 #include <gbca/path.h>
@@ -34,7 +35,7 @@
 
 static const char up_usage[] =
 	"usage: gbca up [--upstream URL] [--service | --foreground] [--no-trust] [--no-hosts]\n"
-	"               [-- SERVE-OPTIONS]\n"
+	"               [--bridge[=IFACE|ADDR]] [-- SERVE-OPTIONS]\n"
 	"\n"
 	"Does the whole job, each step only if it is not done already:\n"
 	"  1. makes the CA (gbca init) if there is none;\n"
@@ -58,8 +59,11 @@ static const char up_usage[] =
 	"  --foreground     serve here until Ctrl-C instead of in the background\n"
 	"  --no-trust       skip step 3\n"
 	"  --no-hosts       skip step 4\n"
+	"  --bridge[=IFACE|ADDR]  also serve containers on this host: listen on the\n"
+	"                   Docker/Podman bridge's gateway address (serve --bridge)\n"
 	"  -h, --help       show this help\n"
-	"Options after -- go to 'gbca serve' (e.g. -- --cors '*' --workers 2).\n";
+	"Options after -- go to 'gbca serve' (e.g. -- --cors '*' --workers 2, or\n"
+	"-- --listen 0.0.0.0:443 --allow 192.168.1.0/24 for a LAN).\n";
 
 static const char down_usage[] =
 	"usage: gbca down\n"
@@ -162,7 +166,8 @@ struct serve_cmd {
 };
 
 static bool
-serve_cmd_init(struct serve_cmd *s, int argc, char **argv, const char *upstream, struct gbca_err *err)
+serve_cmd_init(struct serve_cmd *s, int argc, char **argv, const char *bridge, const char *upstream,
+               struct gbca_err *err)
 {
 	ssize_t n = readlink("/proc/self/exe", s->self, sizeof(s->self) - 1);
 	size_t k = 0;
@@ -176,6 +181,8 @@ serve_cmd_init(struct serve_cmd *s, int argc, char **argv, const char *upstream,
 	s->argv[k++] = "serve";
 	for (int i = 0; i < argc; i++)
 		s->argv[k++] = argv[i];
+	if (bridge)
+		s->argv[k++] = bridge;   /* --bridge or --bridge=X, as typed */
 	if (upstream) {
 		s->argv[k++] = "--upstream";
 		s->argv[k++] = upstream;
@@ -435,6 +442,7 @@ up_parse(int argc, char **argv, struct up_job *job)
 {
 	static const struct option longopts[] = {
 		{ "upstream", required_argument, NULL, 'u' },
+		{ "bridge", optional_argument, NULL, 'b' },
 		{ "service", no_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "no-trust", no_argument, NULL, 'T' },
@@ -442,7 +450,7 @@ up_parse(int argc, char **argv, struct up_job *job)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *upstream = NULL;
+	const char *upstream = NULL, *bridge = NULL, *bridge_spec = "";
 	bool service = false, foreground = false;
 	struct gbca_err err;
 	char unit[PATH_MAX];
@@ -454,6 +462,10 @@ up_parse(int argc, char **argv, struct up_job *job)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'u': upstream = optarg; break;
+		case 'b':
+			bridge = argv[optind - 1];
+			bridge_spec = optarg && strcmp(optarg, "auto") != 0 ? optarg : "";
+			break;
 		case 's': service = true; break;
 		case 'f': foreground = true; break;
 		case 'T': job->trust = false; break;
@@ -466,6 +478,8 @@ up_parse(int argc, char **argv, struct up_job *job)
 		}
 	}
 	rest = optind;
+	if (rest < argc && strcmp(argv[rest - 1], "--bridge") == 0)
+		return gbca_usage_error("up", "unexpected argument \"%s\" (write --bridge=%s)", argv[rest], argv[rest]);
 	if (rest < argc && strcmp(argv[rest - 1], "--") != 0)
 		return gbca_usage_error("up", "unexpected argument \"%s\" (serve's options go after --)", argv[rest]);
 	if (service && foreground)
@@ -485,7 +499,11 @@ up_parse(int argc, char **argv, struct up_job *job)
 	}
 	if (upstream && !gbca_proxy_parse_upstream(upstream, &job->cfg, &err))
 		return gbca_usage_error("up", "%s", err.msg);
-	if (!serve_cmd_init(&job->cmd, argc - rest, argv + rest, upstream, &err))
+	if (bridge && !gbca_bridge_listen(&job->cfg, bridge_spec, &err)) {
+		gbca_print_error("%s", err.msg);
+		return GBCA_EXIT_FAIL;
+	}
+	if (!serve_cmd_init(&job->cmd, argc - rest, argv + rest, bridge, upstream, &err))
 		return gbca_usage_error("up", "%s", err.msg);
 	job->mode = MODE_BACKGROUND;
 	if (service) {

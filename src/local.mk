@@ -20,7 +20,8 @@ libgbca_a_SOURCES = \
 	include/gbca/loop.h src/proxy/loop.c \
 	include/gbca/proxy.h src/proxy/config.c src/proxy/dns.c src/proxy/tls.c src/proxy/serve.c src/proxy/worker.c \
 	include/gbca/worker.h src/proxy/bufpool.c src/proxy/reply.c src/proxy/upstream.c src/proxy/exchange.c src/proxy/conn.c src/proxy/clientio.c \
-	include/gbca/headers.h src/proxy/headers.c
+	include/gbca/headers.h src/proxy/headers.c \
+	include/gbca/allow.h src/proxy/allow.c include/gbca/bridge.h src/proxy/bridge.c
 
 bin_PROGRAMS += gbca
 gbca_SOURCES = src/main.c

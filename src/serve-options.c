@@ -1,6 +1,8 @@
 /* gbca serve's options, shared by 'gbca serve' and 'gbca up': the config
  * file, GBCA_* variables and flags (in that order, later wins). */
 #include "config.h"
+#include <gbca/allow.h>
+#include <gbca/bridge.h>
 #include <gbca/cmd.h>
 #include <gbca/names.h>
 #include <gbca/path.h>
@@ -20,6 +22,9 @@ enum { SRC_FILE, SRC_ENV, SRC_FLAG };
 struct opts {
 	struct gbca_proxy_config *c;
 	int listen_src, http_listen_src, name_src;   /* the source that last set each list, -1 none */
+	int allow_src;
+	bool bridge;                     /* --bridge given: bridge_spec, added last */
+	char bridge_spec[64];
 	bool listen_defaulted;
 };
 
@@ -43,10 +48,6 @@ add_one(struct gbca_proxy_config *c, const char *v, bool tls, struct gbca_err *e
 	if (!gbca_proxy_parse_listen(v, tls, a, err))
 		return false;
 	c->n_listen++;
-	/* The proxy hands requests to a Gemini Balance that holds the tokens:
-	 * on another address the network can use them. Said, not refused. */
-	if (!is_loopback(a))
-		gbca_print_warning("%s is not a loopback address: other machines can reach the proxy, and Gemini Balance behind it", a->text);
 	return true;
 }
 
@@ -105,6 +106,32 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 		if (c->n_names == GBCA_PROXY_NAMES_MAX)
 			return gbca_fail(err, "too many names (at most %d)", GBCA_PROXY_NAMES_MAX);
 		snprintf(c->names[c->n_names++], sizeof(c->names[0]), "%.253s", n.text);
+		return true;
+	}
+	if (strcmp(key, "allow") == 0) {
+		struct gbca_cidr n;
+		if (o->allow_src != src) {
+			c->n_allow = 0;
+			c->allow_any = false;
+			o->allow_src = src;
+		}
+		c->allow_set = true;
+		if (strcmp(v, "any") == 0) {
+			c->allow_any = true;
+			return true;
+		}
+		if (!gbca_cidr_parse(v, &n, err))
+			return false;
+		if (!gbca_allow_add(c, &n))
+			return gbca_fail(err, "too many --allow networks (at most %d)", GBCA_PROXY_ALLOW_MAX);
+		return true;
+	}
+	if (strcmp(key, "bridge") == 0) {
+		if (strcmp(v, "auto") == 0)
+			v = "";
+		if (snprintf(o->bridge_spec, sizeof(o->bridge_spec), "%s", v) >= (int)sizeof(o->bridge_spec))
+			return gbca_fail(err, "--bridge=%s: not an interface name or an IP address", v);
+		o->bridge = true;
 		return true;
 	}
 	if (strcmp(key, "upstream") == 0)
@@ -210,6 +237,7 @@ read_env(struct opts *o, struct gbca_err *err)
 		{ "GBCA_UPSTREAM", "upstream", false }, { "GBCA_NAMES", "name", true },
 		{ "GBCA_WORKERS", "workers", false }, { "GBCA_CORS", "cors", false },
 		{ "GBCA_ACCESS_LOG", "access-log", false }, { "GBCA_USER", "user", false },
+		{ "GBCA_ALLOW", "allow", true },
 	};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const char *v = getenv(vars[i].var);
@@ -222,7 +250,8 @@ read_env(struct opts *o, struct gbca_err *err)
 			continue;
 		}
 		snprintf(buf, sizeof(buf), "%s", v);
-		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		/* Lists: commas or white space between the items. */
+		for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
 			if (!apply(o, vars[i].key, tok, SRC_ENV, err))
 				return gbca_fail_prefix(err, "%s", vars[i].var);
 	}
@@ -248,6 +277,8 @@ static const struct option longopts[] = {
 	{ "upstream-timeout", required_argument, NULL, 0 },
 	{ "drain-timeout", required_argument, NULL, 0 },
 	{ "google-passthrough", no_argument, NULL, 0 },
+	{ "allow", required_argument, NULL, 0 },
+	{ "bridge", optional_argument, NULL, 0 },
 	{ "config", required_argument, NULL, 'c' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -266,7 +297,7 @@ bad_option(char **argv, int ch, struct gbca_err *err)
 enum gbca_serve_parse
 gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gbca_err *err)
 {
-	struct opts o = { c, -1, -1, -1, false };
+	struct opts o = { .c = c, .listen_src = -1, .http_listen_src = -1, .name_src = -1, .allow_src = -1 };
 	const char *config = NULL;
 	int ch, idx;
 
@@ -283,7 +314,11 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 			return bad_option(argv, ch, err);
 	}
 	if (optind < argc) {
-		gbca_fail(err, "unexpected argument \"%s\"", argv[optind]);
+		/* An optional value is only taken after '=' (getopt's rule). */
+		if (optind > 1 && strcmp(argv[optind - 1], "--bridge") == 0)
+			gbca_fail(err, "unexpected argument \"%s\" (write --bridge=%s)", argv[optind], argv[optind]);
+		else
+			gbca_fail(err, "unexpected argument \"%s\"", argv[optind]);
 		return GBCA_SERVE_USAGE;
 	}
 	if (!read_config(&o, config ? config : GBCA_SERVE_CONFIG, config != NULL, err) || !read_env(&o, err))
@@ -296,7 +331,8 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		}
 		if (ch != 0)
 			continue;
-		if (!apply(&o, longopts[idx].name, optarg ? optarg : "1", SRC_FLAG, err))
+		if (!apply(&o, longopts[idx].name, optarg ? optarg : longopts[idx].has_arg == optional_argument ? "" : "1",
+		           SRC_FLAG, err))
 			return GBCA_SERVE_USAGE;
 	}
 	if (!c->listen_set) {
@@ -308,6 +344,16 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 		gbca_proxy_parse_listen("127.0.0.1:443", true, &c->listen[c->n_listen++], NULL);
 		gbca_proxy_parse_listen("[::1]:443", true, &c->listen[c->n_listen++], NULL);
 	}
+	/* The proxy hands requests to a Gemini Balance that holds the tokens:
+	 * on another address the network can use them. Said, not refused;
+	 * with --allow the user has said who may. */
+	for (size_t i = 0; i < c->n_listen && !c->allow_set; i++)
+		if (!is_loopback(&c->listen[i]))
+			gbca_print_warning("%s is not a loopback address: machines on its networks can reach the proxy, and Gemini Balance behind it (choose who with --allow)",
+			                   c->listen[i].text);
+	/* After the defaults: the bridge takes the main listener's port. */
+	if (o.bridge && !gbca_bridge_listen(c, o.bridge_spec, err))
+		return GBCA_SERVE_FAILED;
 	if (c->upstream_url[0] == '\0' && !gbca_proxy_parse_upstream("http://127.0.0.1:8000", c, err))
 		return GBCA_SERVE_FAILED;
 	if (c->n_names == 0)

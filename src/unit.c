@@ -3,6 +3,8 @@
 #include "config.h"
 #include <gbca/unit.h>
 
+#include <string.h>
+
 static bool
 check_plain(const char *what, const char *s, struct gbca_err *err)
 {
@@ -42,11 +44,17 @@ gbca_unit_quote(struct gbca_strbuf *b, const char *what, const char *s, bool exe
 bool
 gbca_unit_render(struct gbca_strbuf *b, const char *caroot, const char *const *argv, struct gbca_err *err)
 {
+	bool bridge = false;
+
 	if (!check_plain("CAROOT", caroot, err))
 		return false;
+	for (size_t i = 1; argv[i]; i++)
+		bridge |= strncmp(argv[i], "--bridge", 8) == 0 && (argv[i][8] == '\0' || argv[i][8] == '=');
 	gbca_strbuf_str(b, "# Written by 'gbca up --service'; removed by 'gbca uninstall'.\n"
-	                   "[Unit]\nDescription=gbca TLS proxy for the Gemini API\nAfter=network.target\n\n"
-	                   "[Service]\n");
+	                   "[Unit]\nDescription=gbca TLS proxy for the Gemini API\nAfter=network.target");
+	/* --bridge: docker0 exists once Docker has started (ordering only: no
+	 * effect where Docker is not installed). */
+	gbca_strbuf_str(b, bridge ? " docker.service\n\n[Service]\n" : "\n\n[Service]\n");
 	/* The whole assignment is one quoted word, as systemd.exec(5) writes it. */
 	gbca_strbuf_str(b, "Environment=\"GBCA_CAROOT=");
 	quote_body(b, caroot, false);

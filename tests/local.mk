@@ -99,3 +99,8 @@ EXTRA_DIST += tests/options.sh
 # would, the container bundle, and a namespace playing the container.
 TESTS += tests/compose.sh
 EXTRA_DIST += tests/compose.sh tests/compose.py
+# serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
+TESTS += tests/serve-allow.sh
+EXTRA_DIST += tests/serve-allow.sh
+check_PROGRAMS += tests/test-allow
+tests_test_allow_LDADD = $(TEST_LIBS)

@@ -31,11 +31,11 @@ _gbca()
 	trust) opts="--stores --shells --check --json --quiet --help" ;;
 	untrust) opts="--stores --all --quiet --help" ;;
 	ci) opts="--format --output --out-dir --days --quiet --help" ;;
-	up) opts="--upstream --service --foreground --no-trust --no-hosts --help" ;;
+	up) opts="--upstream --service --foreground --no-trust --no-hosts --bridge --help" ;;
 	down) opts="--help" ;;
 	doctor) opts="--upstream --name --json --help" ;;
 	uninstall) opts="--purge --help" ;;
-	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
+	serve) opts="--listen --http-listen --upstream --name --cert --key --workers --max-connections --cors --google-passthrough --allow --bridge --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;
 	env) opts="--shell --no-python --help" ;;
 	compose) opts="--docker-run --help" ;;

@@ -31,6 +31,7 @@ complete -c gbca -n "__fish_seen_subcommand_from up" -l service
 complete -c gbca -n "__fish_seen_subcommand_from up" -l foreground
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-trust
 complete -c gbca -n "__fish_seen_subcommand_from up" -l no-hosts
+complete -c gbca -n "__fish_seen_subcommand_from up serve" -l bridge
 complete -c gbca -n "__fish_seen_subcommand_from uninstall" -l purge
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -a "on off status"
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l hosts-file -r
@@ -41,7 +42,7 @@ complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fis
 complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
 complete -c gbca -n "__fish_seen_subcommand_from compose" -l docker-run -d "docker run flags instead"
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
-for o in listen http-listen cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
+for o in listen http-listen allow cert key workers max-connections cors access-log user pid-file header-timeout idle-timeout connect-timeout upstream-timeout drain-timeout config
 	complete -c gbca -n "__fish_seen_subcommand_from serve" -l $o -r
 end
 complete -c gbca -n "__fish_seen_subcommand_from serve" -l google-passthrough

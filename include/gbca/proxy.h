@@ -25,7 +25,19 @@ struct gbca_listen_addr {
 	socklen_t len;
 	char text[80];          /* as given, for messages */
 	bool tls;               /* false for --http-listen */
+	bool bridge;            /* --bridge: bound with IP_FREEBIND */
 };
+
+/* A network of the client allowlist (--allow): net holds the address with
+ * the host bits cleared (4 bytes for AF_INET, 16 for AF_INET6). */
+struct gbca_cidr {
+	uint8_t family;         /* AF_INET or AF_INET6 */
+	uint8_t bits;           /* prefix length */
+	uint8_t net[16];
+	uint8_t why;            /* enum gbca_allow_why: where it came from */
+};
+enum gbca_allow_why { GBCA_ALLOW_GIVEN, GBCA_ALLOW_ON_LINK, GBCA_ALLOW_BRIDGE };
+#define GBCA_PROXY_ALLOW_MAX 64
 
 #define GBCA_GOOGLE_HOST "generativelanguage.googleapis.com"
 #define GBCA_GOOGLE_ADDRS_MAX 8
@@ -65,6 +77,16 @@ struct gbca_proxy_config {
 	bool google_passthrough;
 	bool quiet;
 	struct gbca_google *google;             /* set by the master when passing through */
+	/* Clients allowed besides loopback: --allow's networks, or (none
+	 * given) the listeners' on-link networks, found by the master. */
+	struct gbca_cidr allow[GBCA_PROXY_ALLOW_MAX];
+	size_t n_allow;
+	bool allow_any;                         /* --allow any */
+	bool allow_set;                         /* --allow given: no default networks */
+	/* --bridge: "" to find docker0, podman0 or cni-podman0, else the
+	 * interface or address given; its listener is in listen[]. */
+	char bridge[64];
+	bool bridge_set;
 };
 
 void gbca_proxy_config_defaults(struct gbca_proxy_config *c);

@@ -161,6 +161,12 @@ struct worker {
 	uint64_t drain_deadline;
 	uint64_t drain_since;     /* when draining began (the fresh-connection grace counts from it) */
 	bool fd_starved;          /* accept said EMFILE/ENFILE; logged once until one succeeds */
+	char lname[GBCA_PROXY_LISTEN_MAX][64];   /* each listener's address, for messages */
+	/* Refused clients (--allow): a line each, REFUSALS_LOGGED a minute at
+	 * most, then one line that counts the rest. */
+	uint64_t refused_since;
+	unsigned refused_logged, refused_quiet;
+	char refused_last[INET6_ADDRSTRLEN];
 };
 
 /* bufpool.c */

@@ -3,6 +3,7 @@
  * workers (the old ones finish what they have), SIGTERM drains and stops,
  * and a leaf close to expiry is renewed the same way. */
 #include "config.h"
+#include <gbca/allow.h>
 #include <gbca/path.h>
 #include <gbca/proxy.h>
 #include <gbca/drop.h>
@@ -45,6 +46,10 @@ bind_one(const struct gbca_listen_addr *a, int *out, struct gbca_err *err)
 	if (fd < 0)
 		return gbca_fail(err, "couldn't make a socket for %s: %s", a->text, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* The bridge may get its address after serve starts (a unit started
+	 * before Docker): bind anyway, it is served once it comes up. */
+	if (a->bridge)
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
@@ -315,6 +320,9 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			m.n_fds++;
 		}
 	}
+	/* Before the workers fork: they check clients against this list. */
+	gbca_allow_defaults(cfg, m.fds, m.n_fds);
+	gbca_allow_bridges(cfg);
 	if (!gbca_tls_load(&tls, cfg, &err)) {
 		gbca_print_error("%s", err.msg);
 		return 1;
@@ -341,7 +349,8 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	for (size_t i = 0; i < m.n_fds && used < sizeof(line); i++) {
 		if (i < cfg->n_listen && m.n_fds == cfg->n_listen)
 			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s%s", i ? ", " : "",
-			                         cfg->listen[i].text, cfg->listen[i].tls ? "" : " (plain HTTP)");
+			                         cfg->listen[i].text, !cfg->listen[i].tls ? " (plain HTTP)"
+			                         : cfg->listen[i].bridge ? " (container bridge)" : "");
 		else
 			used += (size_t)snprintf(line + used, sizeof(line) - used, "%sfd %d (systemd)", i ? ", " : "", m.fds[i]);
 	}
@@ -349,6 +358,10 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	if (!cfg->quiet)
 		fprintf(stderr, "gbca: listening on %s; upstream %s; %u worker%s\n", line, cfg->upstream_url,
 		        cfg->workers, cfg->workers == 1 ? "" : "s");
+	if (!cfg->quiet) {
+		gbca_allow_describe(cfg, line, sizeof(line));
+		fprintf(stderr, "gbca: the proxy allows %s; other clients are refused at accept\n", line);
+	}
 
 	for (;;) {
 		struct timespec wait = { 60, 0 };

@@ -2,7 +2,11 @@
  * descriptor-shortage pause), the once-a-second tick (deadlines, drain,
  * memory trim), and the event loop over the shared listening sockets. */
 #include "config.h"
+#include <gbca/allow.h>
 #include <gbca/worker.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,16 +92,82 @@ resume_accepting(struct worker *w)
 	w->accepting = true;
 }
 
+/* An address as text: "198.18.1.1", or with its port "198.18.1.1:443",
+ * "[2001:db8::1]:443". */
+static void
+addr_text(const struct sockaddr_storage *ss, bool port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	bool six = ss->ss_family == AF_INET6;
+	const void *in = six ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+	                     : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	unsigned p = ntohs(six ? ((const struct sockaddr_in6 *)ss)->sin6_port : ((const struct sockaddr_in *)ss)->sin_port);
+
+	if (ss->ss_family == AF_INET || six)
+		inet_ntop(ss->ss_family, in, a, sizeof(a));
+	if (!port)
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, six ? "[%s]:%u" : "%s:%u", a, p);
+}
+
+#define REFUSALS_LOGGED 10
+
+/* Ends a minute of refusal lines: the count of those not logged one by one. */
+static void
+refusals_minute(struct worker *w, uint64_t now)
+{
+	char line[256];
+	int n;
+
+	if (now - w->refused_since < 60000)
+		return;
+	if (w->refused_quiet) {
+		n = snprintf(line, sizeof(line), "gbca: refused %u more clients in the last minute (the last %s); "
+		             "at most %d lines a minute name them\n", w->refused_quiet, w->refused_last, REFUSALS_LOGGED);
+		if (write(2, line, (size_t)n) < 0)
+			(void)0;   /* nowhere to say it */
+	}
+	w->refused_since = now;
+	w->refused_logged = w->refused_quiet = 0;
+}
+
+/* A client --allow refuses: closed at once, before any TLS byte, with a
+ * reset (SO_LINGER 0), so that it sees a refusal and not a server that hung
+ * up. One line each, rate-limited: a flood can't fill the log. */
+static void
+refuse(struct worker *w, int cfd, const struct sockaddr_storage *ss, size_t li)
+{
+	struct linger reset = { 1, 0 };
+	char line[256];
+	int n;
+
+	setsockopt(cfd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(cfd);
+	refusals_minute(w, gbca_loop_now(w->loop));
+	addr_text(ss, false, w->refused_last, sizeof(w->refused_last));
+	if (w->refused_logged == REFUSALS_LOGGED) {
+		w->refused_quiet++;
+		return;
+	}
+	w->refused_logged++;
+	n = snprintf(line, sizeof(line), "gbca: refused %s on %s: not an allowed network (--allow)\n",
+	             w->refused_last, li < w->n_lfds ? w->lname[li] : "?");
+	if (write(2, line, (size_t)n) < 0)
+		(void)0;   /* nowhere to say it */
+}
+
 static void
 accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 {
 	struct worker *w = data;
 	bool tls = true;
+	size_t li = 0;
 	(void)loop; (void)events;
 
 	for (size_t i = 0; i < w->n_lfds; i++)
 		if (w->lfds[i] == fd)
-			tls = w->ltls[i];
+			tls = w->ltls[i], li = i;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -116,6 +186,10 @@ accept_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			return;
 		}
 		w->fd_starved = false;
+		if (!gbca_allow_client(w->cfg, (const struct sockaddr *)&ss)) {
+			refuse(w, cfd, &ss, li);
+			continue;
+		}
 		if (!new_conn(w, cfd, tls, &ss))
 			close(cfd);
 		bury(w);
@@ -144,6 +218,7 @@ tick(struct gbca_loop *loop, void *data)
 			conn_close(c);     /* mid-message: the client must see a cut, not an end */
 		}
 	}
+	refusals_minute(w, now);
 	if (w->fd_starved)
 		resume_accepting(w);   /* descriptors may have freed elsewhere: try again once a tick */
 	/* Memory goes back after load: blocks idle for a whole tick are freed,
@@ -271,8 +346,13 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	w.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	gbca_loop_set(w.loop, w.sig_fd, GBCA_EV_READ, signal_event, &w);
 	for (size_t i = 0; i < n_fds; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
 		w.lfds[i] = fds[i];
 		w.ltls[i] = tls_fds[i];
+		ss.ss_family = AF_UNSPEC;
+		getsockname(fds[i], (struct sockaddr *)&ss, &len);
+		addr_text(&ss, true, w.lname[i], sizeof(w.lname[i]));
 		gbca_loop_set(w.loop, fds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, &w);
 	}
 	w.n_lfds = n_fds;
@@ -280,6 +360,7 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 	gbca_loop_tick(w.loop, 1000, tick, &w);
 	gbca_loop_after(w.loop, run_again, &w);
 	gbca_loop_run(w.loop);
+	refusals_minute(&w, UINT64_MAX);   /* the count not yet said */
 	while (w.conns)
 		conn_close(w.conns);
 	run_again(w.loop, &w);   /* moves queued, now closed, connections to the graveyard */
