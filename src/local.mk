@@ -34,3 +34,5 @@ libgbca_a_SOURCES += include/gbca/unit.h src/unit.c
 libgbca_a_SOURCES += include/gbca/up.h src/cmd-up.c src/serve-pid.c src/cmd-uninstall.c src/cmd-doctor.c
 libgbca_a_SOURCES += include/gbca/probe.h src/probe.c
 libgbca_a_SOURCES += include/gbca/lan.h src/lan.c src/cmd-export.c src/cmd-join.c
+# Containers on this host: the CA bundle they mount and gbca compose.
+libgbca_a_SOURCES += include/gbca/container.h src/container.c src/cmd-compose.c

@@ -32,6 +32,7 @@ static const struct {
 	{ "serve", gbca_cmd_serve, "run the TLS proxy in front of Gemini Balance" },
 	{ "hosts", gbca_cmd_hosts, "turn the hosts-file entries for the served names on or off" },
 	{ "env", gbca_cmd_env, "print the NODE_EXTRA_CA_CERTS line for eval in a shell" },
+	{ "compose", gbca_cmd_compose, "print a docker-compose override (or docker run flags) for containers" },
 	{ "list", gbca_cmd_list, "list the certificates this CA issued, with days left" },
 	{ "caroot", gbca_cmd_caroot, "print the CA folder (CAROOT)" },
 	{ "export", gbca_cmd_export, "print the root (no key), its fingerprint and the join command" },
@@ -143,7 +144,7 @@ cmd_help(int argc, char **argv)
 static bool
 settle(const char *name)
 {
-	static const char *const user_only[] = { "init", "issue", "list", "caroot", "env", "export" };
+	static const char *const user_only[] = { "init", "issue", "list", "caroot", "env", "export", "compose" };
 	char caroot[PATH_MAX];
 	struct gbca_err err;
 

@@ -107,6 +107,10 @@ TESTS += tests/lan.sh
 EXTRA_DIST += tests/lan.sh
 check_PROGRAMS += tests/test-lan
 tests_test_lan_LDADD = $(TEST_LIBS)
+# gbca compose (issue 12): the override and docker run flags read as Docker
+# would, the container bundle, and a namespace playing the container.
+TESTS += tests/compose.sh
+EXTRA_DIST += tests/compose.sh tests/compose.py
 # serve --allow and --bridge (issue 12): refused at accept, in namespaces of the test's own.
 TESTS += tests/serve-allow.sh
 EXTRA_DIST += tests/serve-allow.sh

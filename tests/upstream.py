@@ -18,6 +18,7 @@
 #   POST /v1beta/models/M:generateContent      200 JSON; 401 without x-goog-api-key or ?key=
 #   /v1beta/models/M:streamGenerateContent?n=5&interval=200
 #                                              SSE, chunked, n events flushed interval ms apart
+#   GET /v1beta/models                         200 JSON list of models; 401 without a key
 #   /echo                                      200 JSON of what was received
 #   /upload, /upload/v1beta/files              200 JSON {"sha256","length"} of the body
 #   /download?bytes=N&seed=S&chunked=0|1       N bytes of shake256("S:k") blocks; HEAD too
@@ -377,6 +378,13 @@ class Conn:
             return True
         if STREAM.match(path):
             return self.stream(req)
+        if path == "/v1beta/models":
+            if self.header(req, "x-goog-api-key") is None and "key" not in req["query"]:
+                self.google_error(req, 401, "API key not valid. Please pass a valid API key.")
+            else:
+                self.json(req, 200, {"models": [{"name": "models/gemini-2.5-flash",
+                                                 "supportedGenerationMethods": ["generateContent"]}]})
+            return True
         if path == "/echo":
             self.json(req, 200, {"method": req["method"], "target": req["target"],
                                  "version": req["version"], "headers": req["headers"],

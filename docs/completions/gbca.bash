@@ -4,7 +4,7 @@ _gbca()
 	local cur prev cmd opts
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="init issue trust untrust ci up down doctor uninstall serve hosts env list caroot export join leave version help"
+	local commands="init issue trust untrust ci up down doctor uninstall serve hosts env compose list caroot export join leave version help"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		return
@@ -38,6 +38,7 @@ _gbca()
 	serve) opts="--listen --http-listen --upstream --upstream-ca --upstream-proxy --name --cert --key --workers --max-connections --cors --google-passthrough --allow --bridge --access-log --user --pid-file --header-timeout --idle-timeout --connect-timeout --upstream-timeout --drain-timeout --config --quiet --help" ;;
 	hosts) opts="on off status --hosts-file --ipv6 --no-ipv6 --force --json --quiet --help" ;;
 	env) opts="--shell --no-python --help" ;;
+	compose) opts="--docker-run --help" ;;
 	list) opts="--json --help" ;;
 	export) opts="--host --json --help" ;;
 	join) opts="--fingerprint --stores --no-hosts --quiet --help" ;;

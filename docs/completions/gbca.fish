@@ -1,5 +1,5 @@
 # fish completion for gbca
-set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env list caroot export join leave version help
+set -l cmds init issue trust untrust ci up down doctor uninstall serve hosts env compose list caroot export join leave version help
 complete -c gbca -f
 complete -c gbca -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c gbca -n "__fish_seen_subcommand_from init issue" -l key -xa "ecdsa p384 rsa rsa2048 rsa3072"
@@ -40,6 +40,7 @@ complete -c gbca -n "__fish_seen_subcommand_from hosts" -l no-ipv6
 complete -c gbca -n "__fish_seen_subcommand_from hosts" -l force
 complete -c gbca -n "__fish_seen_subcommand_from env" -l shell -xa "bash zsh fish"
 complete -c gbca -n "__fish_seen_subcommand_from env" -l no-python
+complete -c gbca -n "__fish_seen_subcommand_from compose" -l docker-run -d "docker run flags instead"
 complete -c gbca -n "__fish_seen_subcommand_from serve doctor" -l name -x
 complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-ca -r
 complete -c gbca -n "__fish_seen_subcommand_from doctor" -l upstream-proxy -x

@@ -30,6 +30,7 @@ int gbca_cmd_hosts(int argc, char **argv);
 int gbca_cmd_export(int argc, char **argv);
 int gbca_cmd_join(int argc, char **argv);
 int gbca_cmd_leave(int argc, char **argv);
+int gbca_cmd_compose(int argc, char **argv);
 
 /* Shared by commands: prints "unknown option" etc. and returns GBCA_EXIT_USAGE. */
 int gbca_usage_error(const char *cmd, const char *fmt, ...)
