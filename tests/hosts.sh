@@ -8,7 +8,7 @@
 # Re-run inside a private mount namespace when we can (root); without it only
 # the --hosts-file half runs.
 if [ -z "${GBCA_IN_NS:-}" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-	exec unshare -m env GBCA_IN_NS=1 bash "$0" "$@"
+	exec unshare -m env GBCA_IN_NS="$(readlink /proc/self/ns/mnt)" bash "$0" "$@"
 fi
 
 . "$srcdir/tests/lib.sh"

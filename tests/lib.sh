@@ -177,8 +177,19 @@ py_cert_error() {
 # Tests that still write the machine's /etc (only /etc/hosts private) may
 # have a hosts.gbca-backup there for a moment: the copy starts without it.
 private_etc() {
+	# Never the machine's /etc: GBCA_IN_NS holds the mount namespace the test
+	# was started in (tests/ns.sh); this one must be another, and the tmpfs
+	# must be over /etc, before anything writes there.
+	if [ -z "${GBCA_IN_NS:-}" ] || [ "$GBCA_IN_NS" = "$(readlink /proc/self/ns/mnt)" ]; then
+		echo "Bail out! private_etc: not in a mount namespace of the test's own; /etc left alone"
+		exit 1
+	fi
 	cp -a /etc "$TMP/etc" && mount -t tmpfs -o mode=755 gbca-etc /etc && cp -a "$TMP/etc/." /etc && rm -rf "$TMP/etc" &&
 		rm -f /etc/hosts.gbca-backup
+	if [ "$(findmnt -n -o SOURCE --mountpoint /etc 2>/dev/null)" != gbca-etc ]; then
+		echo "Bail out! private_etc: the tmpfs is not over /etc; /etc left alone"
+		exit 1
+	fi
 }
 
 # readme_block TEXT: the first ```sh block of README.md after the line that

@@ -10,11 +10,23 @@ in_namespaces() {
 		shift
 	done
 	shift
-	[ -n "${GBCA_IN_NS:-}" ] && return 0
+	if [ -n "${GBCA_IN_NS:-}" ]; then
+		# GBCA_IN_NS is the mount namespace the exec below left; a value leaked
+		# into a hand run is refused rather than trusted.
+		case "$GBCA_IN_NS" in
+		"$(readlink /proc/self/ns/mnt)"|mnt:\[*\]) ;;
+		*) echo "Bail out! GBCA_IN_NS=$GBCA_IN_NS was not set by in_namespaces"; exit 1 ;;
+		esac
+		if [[ " ${flags[*]} " == *" -m "* ]] && [ "$GBCA_IN_NS" = "$(readlink /proc/self/ns/mnt)" ]; then
+			echo "Bail out! GBCA_IN_NS is set, but this is the mount namespace the test started in"
+			exit 1
+		fi
+		return 0
+	fi
 	if [ "$(id -u)" != 0 ] || ! unshare "${flags[@]}" true 2>/dev/null; then
 		[ -n "${CI:-}" ] && { echo "Bail out! needs root and unshare in CI"; exit 1; }
 		echo "1..0 # SKIP needs root and private namespaces (unshare ${flags[*]})"
 		exit 0
 	fi
-	exec unshare "${flags[@]}" env GBCA_IN_NS=1 bash "$0" "$@"
+	exec unshare "${flags[@]}" env GBCA_IN_NS="$(readlink /proc/self/ns/mnt)" bash "$0" "$@"
 }

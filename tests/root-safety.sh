@@ -177,6 +177,7 @@ serve_bg; _tap_result $? "/root-safety/down/serve-starts"
 out=$(as_root "$GBCA" down 2>&1)
 like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)"
 ok "/root-safety/down/ours-gone" wait_until 50 no_gbca_left
+kill $SERVE 2>/dev/null   # when down failed: the test must still end
 wait $SERVE 2>/dev/null
 
 done_testing
