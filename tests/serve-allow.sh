@@ -10,7 +10,7 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 serve_test_prelude
-need ip curl nsenter unshare ss update-ca-certificates
+need ip curl nsenter unshare ss update-ca-certificates systemd-socket-activate
 
 NAME=generativelanguage.googleapis.com
 P=8443
@@ -170,6 +170,18 @@ is "/allow/ipv6/lan-200" "$(get "$LAN" '[2001:db8:1::1]')" 200
 is "/allow/ipv6/outsider-refused" "$(probe "$OUT" 2001:db8:1::1)" "0 reset"
 like "/allow/ipv6/logged" "$(cat "$TMP/v6.err")" "refused 2001:db8:2::2 on \[2001:db8:1::1\]:$P"
 stop_serve
+
+# --- systemd's dual-stack socket: IPv4 clients arrive as ::ffff:a.b.c.d -------
+systemd-socket-activate -l "[::]:$P" env GBCA_CAROOT="$GBCA_CAROOT" "$GBCA" serve --workers 1 --user root \
+	--pid-file off --access-log off --config /dev/null --upstream http://127.0.0.1:8001 --allow 198.18.1.0/24 \
+	> /dev/null 2> "$TMP/activated.err" &
+SERVE=$!
+wait_until 50 sh -c "ss -ltnH 'sport = :$P' | grep -q ." || echo "# systemd-socket-activate did not listen"
+is "/allow/v4-mapped/lan-200" "$(get "$LAN" 198.18.1.1)" 200
+is "/allow/v4-mapped/outsider-refused" "$(probe "$OUT" 198.18.1.1)" "0 reset"
+like "/allow/v4-mapped/logged-as-ipv4" "$(cat "$TMP/activated.err")" "refused 198\.18\.2\.2 on \[::\]:$P"
+stop_serve
+wait_until 50 no_gbca_left
 
 # --- GBCA_ALLOW and the config file -----------------------------------------
 GBCA_ALLOW="198.18.1.0/24, 198.19.5.5" start_serve env --listen 0.0.0.0:$P
