@@ -300,6 +300,17 @@ bridge podman0 198.18.6.1
 start_serve podman --listen 127.0.0.1:$P --bridge
 like "/bridge/podman0-when-no-docker0" "$(grep "listening on" "$TMP/podman.err")" "198\.18\.6\.1:$P \(container bridge\)"
 stop_serve
+# In the config file: "bridge = auto" (or nothing after =) finds it, a name or an address is taken.
+for v in auto '' podman0 198.18.6.1; do
+	printf 'listen = 127.0.0.1:%s\nbridge = %s\n' "$P" "$v" > "$TMP/bridge.conf"
+	"$GBCA" serve --workers 1 --user root --pid-file off --access-log off --config "$TMP/bridge.conf" \
+		--upstream http://127.0.0.1:8001 > /dev/null 2> "$TMP/bridge-conf.err" &
+	SERVE=$!
+	wait_until 150 grep -q "listening on" "$TMP/bridge-conf.err" || sed "s/^/# /" "$TMP/bridge-conf.err"
+	like "/bridge/config-file/bridge=${v:-empty}" "$(grep "listening on" "$TMP/bridge-conf.err")" \
+		"198\.18\.6\.1:$P \(container bridge\)"
+	stop_serve
+done
 ip link del podman0
 
 # No bridge at all: a clear error that names what was looked for, nothing started.
