@@ -10,7 +10,7 @@ in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
 serve_test_prelude
-need ip curl nsenter unshare ss update-ca-certificates
+need ip curl nsenter unshare ss update-ca-certificates systemd-socket-activate
 
 NAME=generativelanguage.googleapis.com
 P=8443
@@ -171,6 +171,18 @@ is "/allow/ipv6/outsider-refused" "$(probe "$OUT" 2001:db8:1::1)" "0 reset"
 like "/allow/ipv6/logged" "$(cat "$TMP/v6.err")" "refused 2001:db8:2::2 on \[2001:db8:1::1\]:$P"
 stop_serve
 
+# --- systemd's dual-stack socket: IPv4 clients arrive as ::ffff:a.b.c.d -------
+systemd-socket-activate -l "[::]:$P" env GBCA_CAROOT="$GBCA_CAROOT" "$GBCA" serve --workers 1 --user root \
+	--pid-file off --access-log off --config /dev/null --upstream http://127.0.0.1:8001 --allow 198.18.1.0/24 \
+	> /dev/null 2> "$TMP/activated.err" &
+SERVE=$!
+wait_until 50 sh -c "ss -ltnH 'sport = :$P' | grep -q ." || echo "# systemd-socket-activate did not listen"
+is "/allow/v4-mapped/lan-200" "$(get "$LAN" 198.18.1.1)" 200
+is "/allow/v4-mapped/outsider-refused" "$(probe "$OUT" 198.18.1.1)" "0 reset"
+like "/allow/v4-mapped/logged-as-ipv4" "$(cat "$TMP/activated.err")" "refused 198\.18\.2\.2 on \[::\]:$P"
+stop_serve
+wait_until 50 no_gbca_left
+
 # --- GBCA_ALLOW and the config file -----------------------------------------
 GBCA_ALLOW="198.18.1.0/24, 198.19.5.5" start_serve env --listen 0.0.0.0:$P
 is "/allow/env/first-200" "$(get "$LAN" 198.18.1.1)" 200
@@ -288,6 +300,17 @@ bridge podman0 198.18.6.1
 start_serve podman --listen 127.0.0.1:$P --bridge
 like "/bridge/podman0-when-no-docker0" "$(grep "listening on" "$TMP/podman.err")" "198\.18\.6\.1:$P \(container bridge\)"
 stop_serve
+# In the config file: "bridge = auto" (or nothing after =) finds it, a name or an address is taken.
+for v in auto '' podman0 198.18.6.1; do
+	printf 'listen = 127.0.0.1:%s\nbridge = %s\n' "$P" "$v" > "$TMP/bridge.conf"
+	"$GBCA" serve --workers 1 --user root --pid-file off --access-log off --config "$TMP/bridge.conf" \
+		--upstream http://127.0.0.1:8001 > /dev/null 2> "$TMP/bridge-conf.err" &
+	SERVE=$!
+	wait_until 150 grep -q "listening on" "$TMP/bridge-conf.err" || sed "s/^/# /" "$TMP/bridge-conf.err"
+	like "/bridge/config-file/bridge=${v:-empty}" "$(grep "listening on" "$TMP/bridge-conf.err")" \
+		"198\.18\.6\.1:$P \(container bridge\)"
+	stop_serve
+done
 ip link del podman0
 
 # No bridge at all: a clear error that names what was looked for, nothing started.

@@ -112,8 +112,10 @@ in_net(const struct gbca_cidr *n, const uint8_t *a)
 {
 	unsigned full = n->bits / 8, rest = n->bits % 8;
 
-	if (memcmp(n->net, a, full) != 0)
-		return false;
+	/* A byte loop, not memcmp: most networks differ in their first byte. */
+	for (unsigned k = 0; k < full; k++)
+		if (n->net[k] != a[k])
+			return false;
 	return rest == 0 || ((a[full] ^ n->net[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
@@ -251,9 +253,7 @@ void
 gbca_allow_bridges(struct gbca_proxy_config *c)
 {
 	struct ifaddrs *ifs = NULL;
-	bool warned = false;
-
-	bool carried = false;
+	bool warned = false, carried = false;
 
 	if (!c->bridge_set || getifaddrs(&ifs) < 0)
 		return;

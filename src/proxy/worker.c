@@ -104,7 +104,9 @@ addr_text(const struct sockaddr_storage *ss, bool port, char *buf, size_t len)
 	                     : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
 	unsigned p = ntohs(six ? ((const struct sockaddr_in6 *)ss)->sin6_port : ((const struct sockaddr_in *)ss)->sin_port);
 
-	if (ss->ss_family == AF_INET || six)
+	if (six && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)in))
+		inet_ntop(AF_INET, (const char *)in + 12, a, sizeof(a));   /* an IPv4 client, said as such */
+	else if (ss->ss_family == AF_INET || six)
 		inet_ntop(ss->ss_family, in, a, sizeof(a));
 	if (!port)
 		snprintf(buf, len, "%s", a);
