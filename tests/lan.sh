@@ -45,19 +45,26 @@ unshare -n sleep 3600 &
 HOLD=$!
 wait_until 50 test "$(readlink /proc/$HOLD/ns/net)" != "$(readlink /proc/self/ns/net)"
 gw() { nsenter -t "$HOLD" -n "$@"; }
-ip link add lan0 type veth peer name lan1
+ip link add lan0 index 300 type veth peer name lan1 index 301
 ip link set lan1 netns "$HOLD"
 ip addr add "$TM_IP/24" dev lan0
 ip link set lan0 up
 gw ip link set lo up
 gw ip addr add "$GW_IP/24" dev lan1
 gw ip link set lan1 up
+# export's guess of the gateway's address follows the default route, not the
+# first interface (one made here with a lower index, so listed first)
+gw ip route add default via "$TM_IP" dev lan1
+gw ip link add side0 index 2 type veth peer name side1 index 3
+gw ip addr add 198.18.9.1/24 dev side0
+gw ip link set side1 up
+gw ip link set side0 up
 # a third machine on another network of the gateway's, routed to its LAN address
 unshare -n sleep 3600 &
 HOLD3=$!
 wait_until 50 test "$(readlink /proc/$HOLD3/ns/net)" != "$(readlink /proc/self/ns/net)"
 outsider() { nsenter -t "$HOLD3" -n "$@"; }
-ip link add out0 type veth peer name out1
+ip link add out0 index 310 type veth peer name out1 index 311
 ip link set out0 netns "$HOLD"
 ip link set out1 netns "$HOLD3"
 gw ip addr add 198.18.3.1/24 dev out0
