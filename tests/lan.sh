@@ -240,6 +240,16 @@ out=$("$GBCA" leave 2>&1); rc=$?
 is "/lan/leave-again/exit-0" "$rc" 0
 like "/lan/leave-again/says-so" "$out" "not joined"
 
+# --- this machine's own root set for node: join won't take over its block ---
+"$GBCA" init -q && "$GBCA" trust -q --shells --stores node
+own=$(snapshot)
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/own-root-in-shells/exit-1" "$rc" 1
+like "/lan/own-root-in-shells/says-why" "$out" "own gbca root is set for node or python"
+ok "/lan/own-root-in-shells/nothing-changed" diff <(printf '%s\n' "$own") <(snapshot)
+"$GBCA" untrust -q --stores node && rm -rf "$HOME/.local"
+ok "/lan/own-root-in-shells/cleaned-up" diff "$TMP/before" <(snapshot)
+
 # --- the other options: fewer stores, the hosts file left alone, quiet ---
 out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" --stores=nss,node --no-hosts -q 2>&1); rc=$?
 is "/lan/stores-no-hosts/exit-0" "$rc" 0
