@@ -115,9 +115,11 @@ node_fetch() {
 python_requests() {
 	/usr/bin/python3 -c "import requests,sys; r=requests.post('https://$NAME/v1beta/models/gemini-2.5-flash:generateContent', headers={'x-goog-api-key':'sk-test-123'}, json={}, timeout=10); sys.exit(r.status_code != 200)" 2>/dev/null
 }
+java_list() { keytool -list -keystore /etc/ssl/certs/java/cacerts -storepass changeit 2>/dev/null | grep -v '^Keystore type\|^Your keystore contains' | sort; }
 snapshot() {
 	sha256sum /etc/hosts /etc/ssl/certs/ca-certificates.crt
 	ls -A /etc /etc/ssl/certs /usr/local/share/ca-certificates
+	[ -f /etc/ssl/certs/java/cacerts ] && command -v keytool >/dev/null && java_list
 	certutil -L -d "sql:$HOME/.pki/nssdb"
 	for f in .bashrc .zshrc .config/fish/conf.d/gbca.fish; do
 		[ -e "$HOME/$f" ] && sha256sum "$HOME/$f" || echo "no $f"
@@ -218,6 +220,13 @@ else
 	[ "${CI:-}" = true ] && fails "/lan/join/certifi-python" true
 fi
 like "/lan/join/nss" "$(certutil -L -d "sql:$HOME/.pki/nssdb")" "gbca-"
+label="gbca-$(printf '%s' "${FP#SHA256:}" | cut -c1-16)"
+ok "/lan/join/system-anchor" test -f "/usr/local/share/ca-certificates/$label.crt"
+if [ -f /etc/ssl/certs/java/cacerts ] && command -v keytool >/dev/null; then
+	like "/lan/join/java" "$(java_list)" "debian:$label"
+elif [ "${CI:-}" = true ]; then
+	fails "/lan/join/java-keystore-missing-in-CI" true
+fi
 ok "/lan/join/root-saved-without-key" test -f "$HOME/.local/share/gbca/joined/rootCA.pem" -a \
 	! -e "$HOME/.local/share/gbca/joined/rootCA-key.pem"
 # the same gateway again, the fingerprint as hex with colons in capitals: nothing new
