@@ -173,6 +173,19 @@ is "/lan/unconstrained-root/exit-1" "$rc" 1
 like "/lan/unconstrained-root/says-why" "$out" "has no name constraints"
 ok "/lan/unconstrained-root/nothing-changed" diff "$TMP/before" <(snapshot)
 kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
+# the right root, but the gateway's certificate is for another name
+GBCA_CAROOT="$GW_CA" "$GBCA" issue -q --cert-file "$TMP/lh.pem" --key-file "$TMP/lh-key.pem" localhost
+cat "$TMP/lh.pem" "$GW_CA/rootCA.pem" > "$TMP/lh-chain.pem"
+gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8444" --upstream http://127.0.0.1:8000 \
+	--cert "$TMP/lh-chain.pem" --key "$TMP/lh-key.pem" \
+	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve2.out" 2>&1 &
+SERVE2=$!
+wait_until 100 port_open "$GW_IP" 8444 || { echo "# serve --cert did not start:"; sed 's/^/# /' "$TMP/serve2.out"; }
+out=$("$GBCA" join "$GW_IP:8444" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/leaf-for-another-name/exit-1" "$rc" 1
+like "/lan/leaf-for-another-name/says-why" "$out" "certificate for $NAME does not verify against that root"
+ok "/lan/leaf-for-another-name/nothing-changed" diff "$TMP/before" <(snapshot)
+kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
 # a machine outside the gateway's --allow network: refused at accept (serve
 # listens on every address, so without --allow its on-link network would be let in)
 ok "/lan/outsider/reaches-the-gateway" outsider bash -c "exec 3<>/dev/tcp/$GW_IP/443"
