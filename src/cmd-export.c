@@ -29,8 +29,9 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --host HOST[:PORT]  the address teammates reach serve at, for the join\n"
-	"                      command (default: this machine's first IPv4 address\n"
-	"                      that is not the loopback; PORT only when not 443)\n"
+	"                      command (default: this machine's IPv4 address on its\n"
+	"                      default route, else the first one that is not the\n"
+	"                      loopback; PORT only when not 443)\n"
 	"  --json              one JSON object: fingerprint, permitted, join, pem\n"
 	"  -h, --help          show this help\n";
 

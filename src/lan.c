@@ -383,11 +383,35 @@ out:
 	return ok;
 }
 
+/* The source address of the default route: a UDP socket "connected" to an
+ * address of TEST-NET-2 (RFC 5737) sends nothing but picks it. */
+static bool
+default_route_address(char *buf, size_t len)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) }, me;
+	socklen_t me_len = sizeof(me);
+	bool ok = false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	inet_pton(AF_INET, "198.51.100.1", &to.sin_addr);
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&me, &me_len) == 0 && me.sin_addr.s_addr != htonl(INADDR_ANY) &&
+	    (ntohl(me.sin_addr.s_addr) >> 24) != 127)
+		ok = inet_ntop(AF_INET, &me.sin_addr, buf, (socklen_t)len) != NULL;
+	close(fd);
+	return ok;
+}
+
 void
 gbca_lan_own_address(char *buf, size_t len)
 {
 	struct ifaddrs *ifs, *i;
 
+	buf[0] = '\0';
+	if (default_route_address(buf, len))
+		return;
 	buf[0] = '\0';
 	if (getifaddrs(&ifs) == 0) {
 		for (i = ifs; i && buf[0] == '\0'; i = i->ifa_next) {

@@ -45,19 +45,26 @@ unshare -n sleep 3600 &
 HOLD=$!
 wait_until 50 test "$(readlink /proc/$HOLD/ns/net)" != "$(readlink /proc/self/ns/net)"
 gw() { nsenter -t "$HOLD" -n "$@"; }
-ip link add lan0 type veth peer name lan1
+ip link add lan0 index 300 type veth peer name lan1 index 301
 ip link set lan1 netns "$HOLD"
 ip addr add "$TM_IP/24" dev lan0
 ip link set lan0 up
 gw ip link set lo up
 gw ip addr add "$GW_IP/24" dev lan1
 gw ip link set lan1 up
+# export's guess of the gateway's address follows the default route, not the
+# first interface (one made here with a lower index, so listed first)
+gw ip route add default via "$TM_IP" dev lan1
+gw ip link add side0 index 2 type veth peer name side1 index 3
+gw ip addr add 198.18.9.1/24 dev side0
+gw ip link set side1 up
+gw ip link set side0 up
 # a third machine on another network of the gateway's, routed to its LAN address
 unshare -n sleep 3600 &
 HOLD3=$!
 wait_until 50 test "$(readlink /proc/$HOLD3/ns/net)" != "$(readlink /proc/self/ns/net)"
 outsider() { nsenter -t "$HOLD3" -n "$@"; }
-ip link add out0 type veth peer name out1
+ip link add out0 index 310 type veth peer name out1 index 311
 ip link set out0 netns "$HOLD"
 ip link set out1 netns "$HOLD3"
 gw ip addr add 198.18.3.1/24 dev out0
@@ -108,9 +115,11 @@ node_fetch() {
 python_requests() {
 	/usr/bin/python3 -c "import requests,sys; r=requests.post('https://$NAME/v1beta/models/gemini-2.5-flash:generateContent', headers={'x-goog-api-key':'sk-test-123'}, json={}, timeout=10); sys.exit(r.status_code != 200)" 2>/dev/null
 }
+java_list() { keytool -list -keystore /etc/ssl/certs/java/cacerts -storepass changeit 2>/dev/null | grep -v '^Keystore type\|^Your keystore contains' | sort; }
 snapshot() {
 	sha256sum /etc/hosts /etc/ssl/certs/ca-certificates.crt
 	ls -A /etc /etc/ssl/certs /usr/local/share/ca-certificates
+	[ -f /etc/ssl/certs/java/cacerts ] && command -v keytool >/dev/null && java_list
 	certutil -L -d "sql:$HOME/.pki/nssdb"
 	for f in .bashrc .zshrc .config/fish/conf.d/gbca.fish; do
 		[ -e "$HOME/$f" ] && sha256sum "$HOME/$f" || echo "no $f"
@@ -164,6 +173,19 @@ is "/lan/unconstrained-root/exit-1" "$rc" 1
 like "/lan/unconstrained-root/says-why" "$out" "has no name constraints"
 ok "/lan/unconstrained-root/nothing-changed" diff "$TMP/before" <(snapshot)
 kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
+# the right root, but the gateway's certificate is for another name
+GBCA_CAROOT="$GW_CA" "$GBCA" issue -q --cert-file "$TMP/lh.pem" --key-file "$TMP/lh-key.pem" localhost
+cat "$TMP/lh.pem" "$GW_CA/rootCA.pem" > "$TMP/lh-chain.pem"
+gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8444" --upstream http://127.0.0.1:8000 \
+	--cert "$TMP/lh-chain.pem" --key "$TMP/lh-key.pem" \
+	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve2.out" 2>&1 &
+SERVE2=$!
+wait_until 100 port_open "$GW_IP" 8444 || { echo "# serve --cert did not start:"; sed 's/^/# /' "$TMP/serve2.out"; }
+out=$("$GBCA" join "$GW_IP:8444" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/leaf-for-another-name/exit-1" "$rc" 1
+like "/lan/leaf-for-another-name/says-why" "$out" "certificate for $NAME does not verify against that root"
+ok "/lan/leaf-for-another-name/nothing-changed" diff "$TMP/before" <(snapshot)
+kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
 # a machine outside the gateway's --allow network: refused at accept (serve
 # listens on every address, so without --allow its on-link network would be let in)
 ok "/lan/outsider/reaches-the-gateway" outsider bash -c "exec 3<>/dev/tcp/$GW_IP/443"
@@ -211,6 +233,13 @@ else
 	[ "${CI:-}" = true ] && fails "/lan/join/certifi-python" true
 fi
 like "/lan/join/nss" "$(certutil -L -d "sql:$HOME/.pki/nssdb")" "gbca-"
+label="gbca-$(printf '%s' "${FP#SHA256:}" | cut -c1-16)"
+ok "/lan/join/system-anchor" test -f "/usr/local/share/ca-certificates/$label.crt"
+if [ -f /etc/ssl/certs/java/cacerts ] && command -v keytool >/dev/null; then
+	like "/lan/join/java" "$(java_list)" "debian:$label"
+elif [ "${CI:-}" = true ]; then
+	fails "/lan/join/java-keystore-missing-in-CI" true
+fi
 ok "/lan/join/root-saved-without-key" test -f "$HOME/.local/share/gbca/joined/rootCA.pem" -a \
 	! -e "$HOME/.local/share/gbca/joined/rootCA-key.pem"
 # the same gateway again, the fingerprint as hex with colons in capitals: nothing new
@@ -232,6 +261,16 @@ fails "/lan/leave/curl-fails" test "$(seed_curl)" = 200
 out=$("$GBCA" leave 2>&1); rc=$?
 is "/lan/leave-again/exit-0" "$rc" 0
 like "/lan/leave-again/says-so" "$out" "not joined"
+
+# --- this machine's own root set for node: join won't take over its block ---
+"$GBCA" init -q && "$GBCA" trust -q --shells --stores node
+own=$(snapshot)
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" 2>&1); rc=$?
+is "/lan/own-root-in-shells/exit-1" "$rc" 1
+like "/lan/own-root-in-shells/says-why" "$out" "own gbca root is set for node or python"
+ok "/lan/own-root-in-shells/nothing-changed" diff <(printf '%s\n' "$own") <(snapshot)
+"$GBCA" untrust -q --stores node && rm -rf "$HOME/.local"
+ok "/lan/own-root-in-shells/cleaned-up" diff "$TMP/before" <(snapshot)
 
 # --- the other options: fewer stores, the hosts file left alone, quiet ---
 out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" --stores=nss,node --no-hosts -q 2>&1); rc=$?

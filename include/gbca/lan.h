@@ -56,9 +56,9 @@ bool gbca_lan_pick_root(const gnutls_datum_t *certs, unsigned n, const unsigned 
 bool gbca_lan_fetch(const char *host, const char *port, const unsigned char want[32], const char *name,
                     struct gbca_lan_root *out, struct gbca_err *err);
 
-/* This machine's address as a teammate would reach it: the first IPv4
- * address of an interface that is up and not the loopback, else its host
- * name. */
+/* This machine's address as a teammate would reach it: the source address
+ * of its default route, else the first IPv4 address of an interface that is
+ * up and not the loopback, else its host name. */
 void gbca_lan_own_address(char *buf, size_t len);
 
 #endif
