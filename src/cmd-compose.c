@@ -20,7 +20,7 @@ static const char usage[] =
 	"services: in your compose file) reach generativelanguage.googleapis.com on\n"
 	"this host, with TLS checks on:\n"
 	"  extra_hosts   generativelanguage.googleapis.com:host-gateway, the host's\n"
-	"                bridge address, where gbca serve must listen\n"
+	"                bridge address, where gbca serve must listen (gbca up --bridge)\n"
 	"  volumes       CAROOT/container-ca.pem, read-only at /etc/gbca/ca.pem\n"
 	"  environment   NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, REQUESTS_CA_BUNDLE and\n"
 	"                CURL_CA_BUNDLE naming /etc/gbca/ca.pem\n"
@@ -68,8 +68,7 @@ run(bool docker_run, char *const *services, size_t n)
 	gbca_print_note("%s %s: %u system certificates%s", b.changed ? "wrote" : "kept", b.path, b.n_system,
 	                b.root_added ? " and gbca's root" : " (gbca's root among them)");
 	gbca_print_note("containers reach gbca serve at the host's bridge address (host-gateway), so serve must "
-	                "listen there too: sudo gbca up -- --listen 127.0.0.1:443 --listen '[::1]:443' --listen "
-	                "172.17.0.1:443 (Docker's docker0 address: ip -4 addr show docker0)");
+	                "listen there too: sudo gbca up --bridge (or gbca serve --bridge)");
 	return GBCA_EXIT_OK;
 }
 

@@ -3,14 +3,15 @@
 # with yaml.safe_load and checked field by field, the --docker-run line split
 # as a shell does, for a CAROOT whose path holds spaces, quotes, a colon, a
 # comma and a '$'; bad service names refused; the container bundle checked
-# certificate by certificate. (b) A network namespace plays the container:
-# a bridge named docker0 on the host side (198.18.0.1), the container on it
-# through a veth pair (198.18.0.2), with its own /etc/hosts from the
-# override's extra_hosts (host-gateway: the bridge address, as Docker does),
-# the bundle bind-mounted read-only where the override says and the
-# override's variables only. The real gbca serve listens on the bridge
-# address; curl, Node fetch and python requests (with a certifi of its own)
-# get 200 with TLS checks on, and fail verification without the settings.
+# certificate by certificate. (b) Network namespaces play the containers:
+# one on a bridge named docker0 (198.18.0.1) and one on a compose network
+# (a br-* bridge, 198.18.1.0/24, routed), each through a veth pair, with its
+# own /etc/hosts from the override's extra_hosts (host-gateway: docker0's
+# address, as Docker does), the bundle bind-mounted read-only where the
+# override says and the override's variables only. The real gbca serve
+# listens on docker0's address (--listen ADDR:443, then --bridge); curl,
+# Node fetch and python requests (with a certifi of its own) get 200 with
+# TLS checks on, and fail verification without the settings.
 . "$srcdir/tests/ns.sh"
 in_namespaces -n -m -- "$@"
 
@@ -18,8 +19,8 @@ in_namespaces -n -m -- "$@"
 serve_test_prelude
 need curl node ip nsenter unshare
 "$PY" -c 'import yaml' 2>/dev/null || need python3-yaml
-UPSTREAM= SERVE= C=
-trap 'kill $C 2>/dev/null; serve_test_cleanup' EXIT
+UPSTREAM= SERVE= C= C2=
+trap 'kill $C $C2 2>/dev/null; serve_test_cleanup' EXIT
 
 NAME=generativelanguage.googleapis.com
 CHECK="$PY $srcdir/tests/compose.py"
@@ -142,73 +143,110 @@ GBCA_CAROOT="$TMP/user-ca" "$GBCA" init -q
 GBCA_CAROOT="$TMP/user-ca" "$GBCA" compose web >/dev/null 2>&1
 is "/compose/as-owner" "$(stat -c %u:%g "$TMP/user-ca/container-ca.pem" 2>&1)" 4242:4242
 
-# --- (b) end to end: a namespace plays the container ---
+# --- (b) end to end: namespaces play the containers ---
+# bridge NAME ADDR: a bridge interface here with ADDR/24, as Docker makes docker0.
+bridge() { ip link add "$1" type bridge && ip addr add "$2/24" dev "$1" && ip link set "$1" up; }
+# container VAR BRIDGE GW ADDR: a network and mount namespace (its pid in VAR)
+# on BRIDGE by a veth pair, with ADDR/24 and its default route through GW;
+# in it, what Docker would set up for the service app from the override
+# alone: a private /etc (a tmpfs copy) whose hosts file is built from
+# extra_hosts (host-gateway: docker0's address), the bundle bind-mounted
+# read-only at the target. ENVS gets the override's environment.
+container() {
+	local var=$1 br=$2 gw=$3 addr=$4 pid src dst mode
+	unshare -n -m sleep 600 &
+	pid=$!
+	printf -v "$var" %s "$pid"
+	wait_until 50 sh -c "[ \"\$(readlink /proc/$pid/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" || return 1
+	ip link add "h-$var" type veth peer name "c-$var" && ip link set "c-$var" netns "$pid" &&
+		ip link set "h-$var" master "$br" up || return 1
+	nsenter -t "$pid" -n sh -c "ip link set lo up && ip addr add $addr/24 dev c-$var && ip link set c-$var up &&
+		ip route add default via $gw" || return 1
+	$CHECK container app "$GATEWAY" < "$TMP/app.yaml" > "$TMP/app.txt" || return 1
+	{ printf '127.0.0.1\tlocalhost\n'; awk -F'\t' '$1 == "host" { print $2 }' "$TMP/app.txt"; } > "$TMP/hosts-$var"
+	IFS=$'\t' read -r _ src dst mode < <(grep '^mount' "$TMP/app.txt")
+	[ "$mode" = ro ] || return 1
+	ENVS=()
+	while IFS=$'\t' read -r _ kv; do ENVS+=("$kv"); done < <(grep '^env' "$TMP/app.txt")
+	mkdir "$TMP/etc-$var"
+	nsenter -t "$pid" -m env SRC="$src" DST="$dst" T="$TMP" V="$var" sh -c '
+		cp -a /etc/. "$T/etc-$V/" && mount -t tmpfs -o mode=755 container-etc /etc && cp -a "$T/etc-$V/." /etc/ &&
+		rm -rf "$T/etc-$V" && cp "$T/hosts-$V" /etc/hosts &&
+		mkdir -p "$(dirname "$DST")" && : > "$DST" && mount --bind "$SRC" "$DST" && mount -o remount,bind,ro "$DST"'
+}
+# in_container PID [VAR=VALUE...] CMD...: CMD in that container's namespaces
+# with an environment of PATH, HOME and the VARs only.
+in_container() {
+	local pid=$1; shift
+	nsenter -t "$pid" -n -m env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$TMP/chome" "$@"
+}
 ip link set lo up
-ip link add docker0 type bridge
-ip addr add 198.18.0.1/24 dev docker0
-ip link set docker0 up
-unshare -n -m sleep 600 &
-C=$!
-ok "/compose/e2e/container-namespace" wait_until 50 sh -c "[ \"\$(readlink /proc/$C/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]"
-ip link add gbca-h type veth peer name gbca-c
-ip link set gbca-c netns "$C"
-ip link set gbca-h master docker0 up
-nsenter -t "$C" -n sh -c 'ip link set lo up && ip addr add 198.18.0.2/24 dev gbca-c && ip link set gbca-c up &&
-	ip route add default via 198.18.0.1'
-
-# What Docker would set up for the service, from the override alone.
-$CHECK container app 198.18.0.1 < "$TMP/app.yaml" > "$TMP/app.txt"
-{ printf '127.0.0.1\tlocalhost\n'; awk -F'\t' '$1 == "host" { print $2 }' "$TMP/app.txt"; } > "$TMP/container-hosts"
-IFS=$'\t' read -r _ SRC DST MODE < <(grep '^mount' "$TMP/app.txt")
-ENVS=()
-while IFS=$'\t' read -r _ kv; do ENVS+=("$kv"); done < <(grep '^env' "$TMP/app.txt")
-is "/compose/e2e/hosts-from-override" "$(tail -n1 "$TMP/container-hosts")" "198.18.0.1 $NAME"
-is "/compose/e2e/mount-from-override" "$SRC $DST $MODE" "$WANT /etc/gbca/ca.pem ro"
+GATEWAY=198.18.0.1
+bridge docker0 $GATEWAY
+# A compose project's own network (Docker's br-<id>) reaches host-gateway,
+# docker0's address, routed through the host.
+bridge br-0123abcd 198.18.1.1
+mkdir -p "$TMP/chome"
+container C docker0 $GATEWAY 198.18.0.2
+is "/compose/e2e/container-on-docker0" "$?" 0
+container C2 br-0123abcd 198.18.1.1 198.18.1.2
+is "/compose/e2e/container-on-compose-network" "$?" 0
+is "/compose/e2e/hosts-from-override" "$(tail -n1 "$TMP/hosts-C")" "$GATEWAY $NAME"
+is "/compose/e2e/mount-from-override" "$(grep '^mount' "$TMP/app.txt")" "mount	$WANT	/etc/gbca/ca.pem	ro"
 is "/compose/e2e/env-from-override" "${#ENVS[@]}" 4
-
-# The container's mounts: its own /etc (a tmpfs copy), hosts file, bundle.
-mkdir "$TMP/cetc"
-nsenter -t "$C" -m env SRC="$SRC" DST="$DST" T="$TMP" sh -c '
-	cp -a /etc/. "$T/cetc/" && mount -t tmpfs -o mode=755 container-etc /etc && cp -a "$T/cetc/." /etc/ &&
-	rm -rf "$T/cetc" && cp "$T/container-hosts" /etc/hosts &&
-	mkdir -p "$(dirname "$DST")" && : > "$DST" && mount --bind "$SRC" "$DST" && mount -o remount,bind,ro "$DST"'
-ok "/compose/e2e/container-mounts" nsenter -t "$C" -m cmp "$SRC" /etc/gbca/ca.pem
+ok "/compose/e2e/container-mounts" nsenter -t "$C" -m cmp "$WANT" /etc/gbca/ca.pem
 fails "/compose/e2e/bundle-read-only" nsenter -t "$C" -m sh -c 'echo x >> /etc/gbca/ca.pem'
 ok "/compose/e2e/host-etc-untouched" test ! -e /etc/gbca/ca.pem
-is "/compose/e2e/name-is-gateway" "$(nsenter -t "$C" -n -m getent hosts "$NAME" | awk '{print $1}')" 198.18.0.1
+is "/compose/e2e/name-is-gateway" "$(nsenter -t "$C2" -n -m getent hosts "$NAME" | awk '{print $1}')" $GATEWAY
 
-# serve on the bridge address only, in front of the stand-in Gemini Balance.
-start_upstream 8000
-"$GBCA" serve --listen 198.18.0.1:443 --upstream http://127.0.0.1:8000 --workers 1 --pid-file off \
-	--config /dev/null --access-log "$TMP/access.log" -q 2> "$TMP/serve.err" &
-SERVE=$!
-wait_until 100 port_open 198.18.0.1 443 || { echo "Bail out! serve did not listen"; sed 's/^/# /' "$TMP/serve.err"; exit 1; }
-mkdir -p "$TMP/chome"
-
-# in_container [VAR=VALUE...] CMD...: CMD in the container's namespaces with
-# an environment of PATH, HOME and the VARs only.
-in_container() {
-	nsenter -t "$C" -n -m env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$TMP/chome" "$@"
-}
 URL="https://$NAME/v1beta/models?key=sk-test-123"
 NODE_GET='fetch(process.argv[1]).then(r => { console.log(r.status); process.exit(r.status === 200 ? 0 : 1) },
 	e => { console.log((e.cause && e.cause.code) || e.message); process.exit(2) })'
 PY_GET='import requests, sys
 print(requests.get(sys.argv[1], timeout=10).status_code)'
 PYC=$(certifi_python) || { fails "/compose/e2e/certifi-python-found" true; PYC=$PY; }
+start_upstream 8000
+# serve_bridge TAG OPTION...: the real gbca serve in front of the stand-in,
+# until docker0's address answers on 443.
+serve_bridge() {
+	local tag=$1; shift
+	"$GBCA" serve "$@" --upstream http://127.0.0.1:8000 --workers 1 --pid-file off --config /dev/null \
+		--access-log "$TMP/access-$tag.log" 2> "$TMP/serve-$tag.err" &
+	SERVE=$!
+	wait_until 100 port_open $GATEWAY 443 || { echo "# serve $* did not listen"; sed 's/^/# /' "$TMP/serve-$tag.err"; }
+}
+stop_serve() { kill -TERM "$SERVE" 2>/dev/null; wait "$SERVE" 2>/dev/null; SERVE=; }
 
+# 1. serve on docker0's address as written out (--listen ADDR:443).
+serve_bridge listen --listen $GATEWAY:443
 # The negative cases first: the same clients without the override's
 # settings (the container's own stores lack the root) fail verification.
-in_container curl -sS --max-time 10 -o /dev/null "$URL" 2>/dev/null; rc=$?
+in_container "$C" curl -sS --max-time 10 -o /dev/null "$URL" 2>/dev/null; rc=$?
 is "/compose/e2e/curl-without-settings-fails-verify" "$rc" 60
-like "/compose/e2e/node-without-settings-fails-verify" "$(in_container node -e "$NODE_GET" "$URL" 2>&1)" \
+like "/compose/e2e/node-without-settings-fails-verify" "$(in_container "$C" node -e "$NODE_GET" "$URL" 2>&1)" \
 	"CERT|UNABLE_TO_(GET|VERIFY)"
-like "/compose/e2e/python-without-settings-fails-verify" "$(in_container "$PYC" -c "$PY_GET" "$URL" 2>&1)" \
+like "/compose/e2e/python-without-settings-fails-verify" "$(in_container "$C" "$PYC" -c "$PY_GET" "$URL" 2>&1)" \
 	"CERTIFICATE_VERIFY_FAILED"
-
 # With them: 200 through serve, TLS checks on.
-is "/compose/e2e/curl-200" "$(in_container "${ENVS[@]}" curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$URL" 2>&1)" 200
-is "/compose/e2e/node-fetch-200" "$(in_container "${ENVS[@]}" node -e "$NODE_GET" "$URL" 2>&1)" 200
-is "/compose/e2e/python-requests-200" "$(in_container "${ENVS[@]}" "$PYC" -c "$PY_GET" "$URL" 2>&1 | tail -n1)" 200
-like "/compose/e2e/came-from-the-container" "$(cat "$TMP/access.log" 2>/dev/null)" "198\.18\.0\.2"
+is "/compose/e2e/curl-200" "$(in_container "$C" "${ENVS[@]}" curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$URL" 2>&1)" 200
+is "/compose/e2e/node-fetch-200" "$(in_container "$C" "${ENVS[@]}" node -e "$NODE_GET" "$URL" 2>&1)" 200
+is "/compose/e2e/python-requests-200" "$(in_container "$C" "${ENVS[@]}" "$PYC" -c "$PY_GET" "$URL" 2>&1 | tail -n1)" 200
+like "/compose/e2e/came-from-the-container" "$(cat "$TMP/access-listen.log" 2>/dev/null)" "198\.18\.0\.2"
+stop_serve
+
+# 2. What the note and README say: serve --bridge (docker0 found, port 443,
+# compose networks allowed), for both containers.
+serve_bridge bridge --bridge
+for c in C C2; do
+	pid=${!c}
+	is "/compose/e2e/bridge/$c/curl-200" \
+		"$(in_container "$pid" "${ENVS[@]}" curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$URL" 2>&1)" 200
+	is "/compose/e2e/bridge/$c/node-fetch-200" "$(in_container "$pid" "${ENVS[@]}" node -e "$NODE_GET" "$URL" 2>&1)" 200
+	is "/compose/e2e/bridge/$c/python-requests-200" \
+		"$(in_container "$pid" "${ENVS[@]}" "$PYC" -c "$PY_GET" "$URL" 2>&1 | tail -n1)" 200
+	in_container "$pid" curl -sS --max-time 10 -o /dev/null "$URL" 2>/dev/null; rc=$?
+	is "/compose/e2e/bridge/$c/curl-without-settings-fails-verify" "$rc" 60
+done
+like "/compose/e2e/bridge/came-from-compose-network" "$(cat "$TMP/access-bridge.log" 2>/dev/null)" "198\.18\.1\.2"
+stop_serve
 done_testing
