@@ -204,6 +204,11 @@ curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect"
 like "/https-up/location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
 like "/https-up/content-location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Content-Location: https://$NAME/echo\?from=redirect$"
 
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?scheme=http"
+like "/https-up/location-http-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
+# A URL of another host (even one that starts like the balancer's) is left alone.
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?host=balancer.test.example"
+like "/https-up/location-other-host-kept" "$(tr -d '\r' < "$TMP/h")" "^Location: https://balancer.test.example/gb/echo\?from=redirect$"
 # --- 7. the pool and session resumption ---------------------------------------
 # Two clients one after the other: the second reuses the pooled connection.
 : > "$REC"
