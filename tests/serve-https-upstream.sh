@@ -320,6 +320,19 @@ for no in other.test lancer.test 'balancer.test:8443'; do
 	is "/https-up/no-proxy-not-covered/$no" "$(gen) $(grep -c CONNECT "$TMP/proxy-3128.log")" "200 1"
 	stop_serve
 done
+# A plain http:// upstream takes a PREFIX and the proxy too (keeping the client's Host).
+"$PY" "$srcdir/tests/upstream.py" --host 127.0.0.7 --port 8080 --record "$TMP/plain.jsonl" --prefix /gb \
+	> "$TMP/up-8080.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 100 grep -q ready "$TMP/up-8080.out"
+: > "$TMP/proxy-3128.log"
+start_serve --upstream http://balancer.test:8080/gb --upstream-proxy http://proxy.test:3128
+is "/https-up/plain-through-proxy" "$(gen)" 200
+is "/https-up/plain-through-proxy-used" "$(cat "$TMP/proxy-3128.log")" "CONNECT balancer.test:8080 host=balancer.test:8080"
+R=$(last_record "$TMP/plain.jsonl")
+is "/https-up/plain-prefix" "$(jfield "$R" 'r["target"]')" "/gb/v1beta/models/gemini-2.5-flash:generateContent"
+is "/https-up/plain-host-kept" "$(jfield "$R" 'h["host"]')" "$NAME"
+stop_serve
 # A proxy that wants credentials: a 502 that says so.
 start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3407
 is "/https-up/proxy-407-502" "$(gen)" 502
