@@ -112,14 +112,16 @@ upstream() { # PORT LEAF [RECORD]: the balancer on 127.0.0.7:PORT with that leaf
 upstream 443 good
 upstream 8443 wrongname "$TMP/wrong.jsonl"
 upstream 9443 untrusted "$TMP/untrusted.jsonl"
-connect_proxy() { # PORT STATUS
-	"$PY" "$srcdir/tests/connect-proxy.py" --listen "127.0.0.8:$1" --log "$TMP/proxy-$1.log" --status "$2" \
+connect_proxy() { # PORT STATUS [--answer HOW]
+	"$PY" "$srcdir/tests/connect-proxy.py" --listen "127.0.0.8:$1" --log "$TMP/proxy-$1.log" --status "$2" "${@:3}" \
 		> "$TMP/proxy-$1.out" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_until 100 grep -q ready "$TMP/proxy-$1.out"
 }
 connect_proxy 3128 200
 connect_proxy 3407 407
+connect_proxy 3501 200 --answer bighead
+connect_proxy 3502 200 --answer garbage
 touch "$TMP/proxy-3128.log" "$TMP/proxy-3407.log"
 
 # start_serve ARGS...: gbca serve on 127.0.0.1:443 for Google's name; the
@@ -337,6 +339,15 @@ stop_serve
 start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3407
 is "/https-up/proxy-407-502" "$(gen)" 502
 envelope_says "/https-up/proxy-407-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3407 refused CONNECT: 407 Proxy Authentication Required"
+stop_serve
+# An answer too long, or not HTTP: 502, never a tunnel.
+start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3501
+is "/https-up/proxy-bighead-502" "$(gen)" 502
+envelope_says "/https-up/proxy-bighead-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3501 answered CONNECT with a head over 4096 bytes"
+stop_serve
+start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3502
+is "/https-up/proxy-garbage-502" "$(gen)" 502
+envelope_says "/https-up/proxy-garbage-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3502 gave a malformed answer to CONNECT"
 stop_serve
 start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3999
 is "/https-up/proxy-down-502" "$(gen)" 502
