@@ -224,6 +224,21 @@ is "/https-up/resumed-after-the-first" "$(grep -c '"tls_resumed":true' "$REC")" 
 stop_serve
 like "/https-up/resumption-counted" "$(cat "$TMP/serve.err")" 'TLS connections to the upstream, [1-9][0-9]* resumed'
 
+# The balancer moves (a new address in the hosts file): a failed connect has
+# the master look the name up again, so requests reach it within seconds.
+start_serve --upstream https://balancer.test:7443/gb --upstream-ca "$BCA"
+is "/https-up/moved-before" "$(gen)" 502
+ip addr add 127.0.0.9/32 dev lo
+"$PY" "$srcdir/tests/upstream.py" --host 127.0.0.9 --port 7443 --record "$TMP/moved.jsonl" \
+	--tls-cert "$TMP/pki/good.pem" --tls-key "$TMP/pki/good-key.pem" --prefix /gb > "$TMP/up-moved.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 100 grep -q ready "$TMP/up-moved.out"
+sed -i 's/^127.0.0.7 balancer.test/127.0.0.9 balancer.test\n127.0.0.7/' /etc/hosts
+gen_ok() { [ "$(gen)" = 200 ]; }
+ok "/https-up/moved-followed" wait_until 150 gen_ok
+sed -i '/^127.0.0.9 balancer.test/d; s/^127.0.0.7 x.lb.test/127.0.0.7 balancer.test x.lb.test/' /etc/hosts
+stop_serve
+
 # --- 8. an upstream that can't be verified: a 502 that says why --------------
 # failed-envelope NAME STATUS-PATTERN: the last $TMP/body is Google's 502 envelope saying why
 envelope_says() {

@@ -37,6 +37,7 @@ struct gbca_google {
 	volatile uint32_t seq;
 	uint32_t n;
 	struct sockaddr_storage addrs[GBCA_GOOGLE_ADDRS_MAX];
+	volatile uint32_t stale;   /* set by a worker that couldn't connect: look up again soon */
 };
 
 /* A/AAAA records of name from the DNS servers in resolv.conf (no hosts file). */

@@ -269,6 +269,8 @@ process_request_head(struct conn *c, uint32_t head_len)
 			c->up = up_connect(w);
 	}
 	if (c->up == NULL) {
+		if (!c->google && !w->cfg->upstream_via_proxy)
+			up_stale(w);
 		up_fail(c, "couldn't connect: %s", strerror(errno));
 		return;
 	}

@@ -329,6 +329,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	bool stopping = false, failed = false;
 	uint64_t stop_deadline = 0;
 	uint64_t renew_retry = 0;   /* no renewal before this time (one just failed) */
+	time_t next_lookup = time(NULL) + 60, stale_lookup = 0;   /* DNS: google, the upstream */
 	int status;
 
 	memset(&m, 0, sizeof(m));
@@ -405,6 +406,8 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		else if (tls.renew_at && (uint64_t)now >= renew_retry && tls.renew_at < (uint64_t)now + 60)
 			/* wake up when the leaf is due (at least a second from now) */
 			wait.tv_sec = tls.renew_at > (uint64_t)now ? (time_t)(tls.renew_at - (uint64_t)now) : 1;
+		if (cfg->upstream_addrs && wait.tv_sec > 2)
+			wait.tv_sec = 2;   /* a worker may ask for a fresh lookup (stale) */
 		sig = sigtimedwait(&set, &si, &wait);
 		if (sig == SIGCHLD || sig < 0) {
 			pid_t pid;
@@ -435,10 +438,23 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			for (size_t i = 0; i < m.n_fds; i++)
 				close(m.fds[i]);
 		} else if (sig < 0 && errno == EAGAIN && !stopping) {
-			if (cfg->google)
-				resolve_google(cfg->google, true);
-			if (cfg->upstream_addrs)
+			now = time(NULL);
+			if (now >= next_lookup) {
+				/* every minute */
+				next_lookup = now + 60;
+				if (cfg->google)
+					resolve_google(cfg->google, true);
+				if (cfg->upstream_addrs) {
+					cfg->upstream_addrs->stale = 0;
+					resolve_upstream(cfg, cfg->upstream_addrs);
+					stale_lookup = now;
+				}
+			} else if (cfg->upstream_addrs && cfg->upstream_addrs->stale && now >= stale_lookup + 5) {
+				/* a worker couldn't connect: the balancer may have moved (5 s apart at most) */
+				cfg->upstream_addrs->stale = 0;
 				resolve_upstream(cfg, cfg->upstream_addrs);
+				stale_lookup = now;
+			}
 		}
 		now = time(NULL);
 		if (!stopping && tls.renew_at && (uint64_t)now >= tls.renew_at && (uint64_t)now >= renew_retry) {

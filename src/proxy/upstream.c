@@ -287,6 +287,13 @@ up_save_session(struct worker *w, struct upconn *u)
 }
 
 void
+up_stale(struct worker *w)
+{
+	if (w->cfg->upstream_addrs)
+		w->cfg->upstream_addrs->stale = 1;
+}
+
+void
 up_fail(struct conn *c, const char *fmt, ...)
 {
 	struct worker *w = c->w;
