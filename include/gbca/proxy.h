@@ -42,6 +42,10 @@ struct gbca_google {
 
 /* A/AAAA records of name from the DNS servers in resolv.conf (no hosts file). */
 size_t gbca_dns_lookup(const char *name, uint16_t port, struct sockaddr_storage *out, size_t max);
+/* The shared page's seqlock: the master publishes n (> 0) addresses; a
+ * worker picks address i % n into *ss and gets n (0: none yet). */
+void gbca_addrs_publish(struct gbca_google *g, const struct sockaddr_storage *addrs, size_t n);
+uint32_t gbca_addrs_pick(const struct gbca_google *g, unsigned i, struct sockaddr_storage *ss);
 
 struct gbca_proxy_config {
 	struct gbca_listen_addr listen[GBCA_PROXY_LISTEN_MAX];

@@ -115,12 +115,7 @@ resolve_google(struct gbca_google *g, bool quiet)
 			                   GBCA_GOOGLE_HOST);
 		return;   /* keep the last good answer */
 	}
-	g->seq++;
-	__sync_synchronize();
-	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
-	g->n = (uint32_t)n;
-	__sync_synchronize();
-	g->seq++;
+	gbca_addrs_publish(g, addrs, n);
 }
 
 /* Looks the upstream host up again (getaddrinfo: the hosts file, then DNS)
@@ -141,14 +136,8 @@ resolve_upstream(const struct gbca_proxy_config *cfg, struct gbca_google *g)
 		if (ai->ai_addrlen <= sizeof(addrs[0]))
 			memcpy(&addrs[n++], ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(res);
-	if (n == 0)
-		return;
-	g->seq++;
-	__sync_synchronize();
-	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
-	g->n = n;
-	__sync_synchronize();
-	g->seq++;
+	if (n > 0)
+		gbca_addrs_publish(g, addrs, n);
 }
 
 static pid_t
