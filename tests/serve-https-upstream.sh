@@ -145,6 +145,10 @@ gen() {
 		-H 'Content-Type: application/json' -d '{"contents":[]}' "$@"
 }
 last_record() { tail -n 1 "${1:-$REC}"; }
+# envelope_says NAME MESSAGE-PATTERN: the last $TMP/body is Google's 502 envelope saying why
+envelope_says() {
+	like "$1" "$(cat "$TMP/body")" "^\{\"error\":\{\"code\":502,\"message\":\"$2.*\",\"status\":\"UNAVAILABLE\"\}\}$"
+}
 jfield() { "$PY" -c 'import json, sys; r = json.loads(sys.argv[1]); v = eval(sys.argv[2], {}, {"r": r, "h": {k.lower(): v for k, v in r.get("headers", [])}}); print(v)' "$1" "$2"; }
 
 # --- 4. curl, Node fetch, python requests through serve, TLS checks on -------
@@ -239,11 +243,20 @@ ok "/https-up/moved-followed" wait_until 150 gen_ok
 sed -i '/^127.0.0.9 balancer.test/d; s/^127.0.0.7 x.lb.test/127.0.0.7 balancer.test x.lb.test/' /etc/hosts
 stop_serve
 
+# A name that does not resolve (yet): serve starts with a warning, answers a
+# 502 that says so, and follows once the name appears.
+start_serve --upstream https://later.test/gb --upstream-ca "$BCA"
+like "/https-up/dns-start-warns" "$(cat "$TMP/serve.err")" 'couldn.t resolve the upstream host "later.test".*502 until it resolves'
+is "/https-up/dns-502" "$(gen)" 502
+envelope_says "/https-up/dns-says-why" "upstream later.test:443: the name does not resolve"
+echo "127.0.0.7 later.test" >> /etc/hosts
+# the balancer's leaf names balancer.test only: reaching it shows as a name mismatch
+dns_followed() { gen >/dev/null; grep -q "does not match" "$TMP/body"; }
+ok "/https-up/dns-followed" wait_until 150 dns_followed
+sed -i '/later.test/d' /etc/hosts
+stop_serve
+
 # --- 8. an upstream that can't be verified: a 502 that says why --------------
-# failed-envelope NAME STATUS-PATTERN: the last $TMP/body is Google's 502 envelope saying why
-envelope_says() {
-	like "$1" "$(cat "$TMP/body")" "^\{\"error\":\{\"code\":502,\"message\":\"$2.*\",\"status\":\"UNAVAILABLE\"\}\}$"
-}
 start_serve --upstream https://balancer.test/gb   # the balancer's CA is in no store
 is "/https-up/untrusted-ca-502" "$(gen)" 502
 envelope_says "/https-up/untrusted-ca-says-why" "upstream balancer.test:443: certificate not accepted \(.*issuer is unknown"

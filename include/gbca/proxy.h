@@ -97,6 +97,9 @@ bool gbca_proxy_parse_listen(const char *s, bool tls, struct gbca_listen_addr *o
 /* Parses "http(s)://host[:port][/prefix]" (ports 80/443 by default; no
  * userinfo, query or fragment) and resolves host. */
 bool gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
+/* The same without the lookup (upstream_len 0): gbca_proxy_config_finish
+ * looks the host up, and a name that does not resolve yet is a warning. */
+bool gbca_proxy_parse_upstream_url(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
 /* Parses --upstream-proxy: "env" or "http://host[:port]" (default port 80). */
 bool gbca_proxy_parse_upstream_proxy(const char *v, struct gbca_proxy_config *c, struct gbca_err *err);
 /* Once every source is read: refuses an upstream that is a served name (a

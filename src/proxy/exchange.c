@@ -269,9 +269,13 @@ process_request_head(struct conn *c, uint32_t head_len)
 			c->up = up_connect(w);
 	}
 	if (c->up == NULL) {
+		int e = errno;
 		if (!c->google && !w->cfg->upstream_via_proxy)
 			up_stale(w);
-		up_fail(c, "couldn't connect: %s", strerror(errno));
+		if (e == ENXIO)
+			up_fail(c, "the name does not resolve (DNS or the hosts file); gbca keeps looking");
+		else
+			up_fail(c, "couldn't connect: %s", strerror(e));
 		return;
 	}
 	c->up->c = c;

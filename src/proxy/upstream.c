@@ -189,6 +189,10 @@ up_connect(struct worker *w)
 		u = up_new(w, &cfg->upstream_proxy_ss, cfg->upstream_proxy_len);
 	} else {
 		upstream_addr(cfg, &ss, &len);
+		if (len == 0) {
+			errno = ENXIO;   /* the name has not resolved yet */
+			return NULL;
+		}
 		u = up_new(w, &ss, len);
 	}
 	if (u == NULL)
