@@ -99,3 +99,5 @@ EXTRA_DIST += tests/options.sh
 # header rewrites, --upstream-ca, --upstream-proxy (CONNECT) with real clients.
 TESTS += tests/serve-https-upstream.sh
 EXTRA_DIST += tests/serve-https-upstream.sh tests/connect-proxy.py
+check_PROGRAMS += tests/test-upstream-url
+tests_test_upstream_url_LDADD = $(TEST_LIBS)
