@@ -718,7 +718,7 @@ gbca_cmd_doctor(int argc, char **argv)
 	/* the upstream's name is resolved by its check, not here */
 	snprintf(d->cfg.upstream_ca, sizeof(d->cfg.upstream_ca), "%s", upstream_ca);
 	snprintf(d->cfg.names[d->cfg.n_names++], sizeof(d->cfg.names[0]), "%s", d->name);
-	if (!gbca_proxy_split_upstream(upstream, &d->cfg, &err) ||
+	if (!gbca_proxy_parse_upstream_url(upstream, &d->cfg, &err) ||
 	    !gbca_proxy_parse_upstream_proxy(upstream_proxy, &d->cfg, &err) ||
 	    !gbca_caroot(d->cfg.caroot, sizeof(d->cfg.caroot), &err)) {
 		rc = gbca_usage_error("doctor", "%s", err.msg);

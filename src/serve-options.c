@@ -135,7 +135,7 @@ apply(struct opts *o, const char *key, const char *v, int src, struct gbca_err *
 		return true;
 	}
 	if (strcmp(key, "upstream") == 0)
-		return gbca_proxy_parse_upstream(v, c, err);
+		return gbca_proxy_parse_upstream_url(v, c, err);
 	if (strcmp(key, "upstream-ca") == 0) {
 		if (snprintf(c->upstream_ca, sizeof(c->upstream_ca), "%s", v) >= (int)sizeof(c->upstream_ca))
 			return gbca_fail(err, "path too long: %s", v);
@@ -364,7 +364,7 @@ gbca_serve_options(int argc, char **argv, struct gbca_proxy_config *c, struct gb
 	/* After the defaults: the bridge takes the main listener's port. */
 	if (o.bridge && !gbca_bridge_listen(c, o.bridge_spec, err))
 		return GBCA_SERVE_FAILED;
-	if (c->upstream_url[0] == '\0' && !gbca_proxy_parse_upstream("http://127.0.0.1:8000", c, err))
+	if (c->upstream_url[0] == '\0' && !gbca_proxy_parse_upstream_url("http://127.0.0.1:8000", c, err))
 		return GBCA_SERVE_FAILED;
 	if (c->n_names == 0)
 		snprintf(c->names[c->n_names++], sizeof(c->names[0]), "%s", GBCA_GOOGLE_HOST);

@@ -4,9 +4,10 @@
 # host:port HTTP/1.1 and a Host field), each target logged as one line
 # "CONNECT host:port" to the log file, then bytes relayed both ways.
 #
-#   python3 tests/connect-proxy.py --listen HOST:PORT --log FILE [--status CODE]
+#   python3 tests/connect-proxy.py --listen HOST:PORT --log FILE [--status CODE] [--answer bighead|garbage]
 #       prints "ready" once listening; --status other than 200 refuses every
-#       CONNECT with that status (407 asks for credentials).
+#       CONNECT with that status (407 asks for credentials); --answer makes
+#       it answer a head of 64 KiB, or a status line that is not HTTP.
 import argparse
 import socket
 import sys
@@ -45,6 +46,12 @@ def handle(c, args, lock):
         if len(parts) != 3 or parts[0] != "CONNECT" or parts[2] != "HTTP/1.1" or hosts != [parts[1]]:
             c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             return
+        if args.answer == "bighead":
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n" + b"X-Pad: " + b"a" * 65536 + b"\r\n\r\n")
+            return
+        if args.answer == "garbage":
+            c.sendall(b"HTTP/1.1 2000 Connection established\r\n\r\n")
+            return
         if args.status != 200:
             c.sendall(b"HTTP/1.1 %d Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\n"
                       b"Content-Length: 0\r\n\r\n" % args.status)
@@ -70,6 +77,7 @@ def main():
     p.add_argument("--listen", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--status", type=int, default=200)
+    p.add_argument("--answer", choices=["bighead", "garbage"])
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     s = socket.create_server((host, int(port)))

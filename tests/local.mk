@@ -116,3 +116,5 @@ TESTS += tests/serve-allow.sh
 EXTRA_DIST += tests/serve-allow.sh
 check_PROGRAMS += tests/test-allow
 tests_test_allow_LDADD = $(TEST_LIBS)
+check_PROGRAMS += tests/test-upstream-url
+tests_test_upstream_url_LDADD = $(TEST_LIBS)

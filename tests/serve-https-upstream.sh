@@ -112,14 +112,16 @@ upstream() { # PORT LEAF [RECORD]: the balancer on 127.0.0.7:PORT with that leaf
 upstream 443 good
 upstream 8443 wrongname "$TMP/wrong.jsonl"
 upstream 9443 untrusted "$TMP/untrusted.jsonl"
-connect_proxy() { # PORT STATUS
-	"$PY" "$srcdir/tests/connect-proxy.py" --listen "127.0.0.8:$1" --log "$TMP/proxy-$1.log" --status "$2" \
+connect_proxy() { # PORT STATUS [--answer HOW]
+	"$PY" "$srcdir/tests/connect-proxy.py" --listen "127.0.0.8:$1" --log "$TMP/proxy-$1.log" --status "$2" "${@:3}" \
 		> "$TMP/proxy-$1.out" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_until 100 grep -q ready "$TMP/proxy-$1.out"
 }
 connect_proxy 3128 200
 connect_proxy 3407 407
+connect_proxy 3501 200 --answer bighead
+connect_proxy 3502 200 --answer garbage
 touch "$TMP/proxy-3128.log" "$TMP/proxy-3407.log"
 
 # start_serve ARGS...: gbca serve on 127.0.0.1:443 for Google's name; the
@@ -143,6 +145,10 @@ gen() {
 		-H 'Content-Type: application/json' -d '{"contents":[]}' "$@"
 }
 last_record() { tail -n 1 "${1:-$REC}"; }
+# envelope_says NAME MESSAGE-PATTERN: the last $TMP/body is Google's 502 envelope saying why
+envelope_says() {
+	like "$1" "$(cat "$TMP/body")" "^\{\"error\":\{\"code\":502,\"message\":\"$2.*\",\"status\":\"UNAVAILABLE\"\}\}$"
+}
 jfield() { "$PY" -c 'import json, sys; r = json.loads(sys.argv[1]); v = eval(sys.argv[2], {}, {"r": r, "h": {k.lower(): v for k, v in r.get("headers", [])}}); print(v)' "$1" "$2"; }
 
 # --- 4. curl, Node fetch, python requests through serve, TLS checks on -------
@@ -204,6 +210,11 @@ curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect"
 like "/https-up/location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
 like "/https-up/content-location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Content-Location: https://$NAME/echo\?from=redirect$"
 
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?scheme=http"
+like "/https-up/location-http-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
+# A URL of another host (even one that starts like the balancer's) is left alone.
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?host=balancer.test.example"
+like "/https-up/location-other-host-kept" "$(tr -d '\r' < "$TMP/h")" "^Location: https://balancer.test.example/gb/echo\?from=redirect$"
 # --- 7. the pool and session resumption ---------------------------------------
 # Two clients one after the other: the second reuses the pooled connection.
 : > "$REC"
@@ -217,11 +228,35 @@ is "/https-up/resumed-after-the-first" "$(grep -c '"tls_resumed":true' "$REC")" 
 stop_serve
 like "/https-up/resumption-counted" "$(cat "$TMP/serve.err")" 'TLS connections to the upstream, [1-9][0-9]* resumed'
 
+# The balancer moves (a new address in the hosts file): a failed connect has
+# the master look the name up again, so requests reach it within seconds.
+start_serve --upstream https://balancer.test:7443/gb --upstream-ca "$BCA"
+is "/https-up/moved-before" "$(gen)" 502
+ip addr add 127.0.0.9/32 dev lo
+"$PY" "$srcdir/tests/upstream.py" --host 127.0.0.9 --port 7443 --record "$TMP/moved.jsonl" \
+	--tls-cert "$TMP/pki/good.pem" --tls-key "$TMP/pki/good-key.pem" --prefix /gb > "$TMP/up-moved.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 100 grep -q ready "$TMP/up-moved.out"
+sed -i 's/^127.0.0.7 balancer.test/127.0.0.9 balancer.test\n127.0.0.7/' /etc/hosts
+gen_ok() { [ "$(gen)" = 200 ]; }
+ok "/https-up/moved-followed" wait_until 150 gen_ok
+sed -i '/^127.0.0.9 balancer.test/d; s/^127.0.0.7 x.lb.test/127.0.0.7 balancer.test x.lb.test/' /etc/hosts
+stop_serve
+
+# A name that does not resolve (yet): serve starts with a warning, answers a
+# 502 that says so, and follows once the name appears.
+start_serve --upstream https://later.test/gb --upstream-ca "$BCA"
+like "/https-up/dns-start-warns" "$(cat "$TMP/serve.err")" 'couldn.t resolve the upstream host "later.test".*502 until it resolves'
+is "/https-up/dns-502" "$(gen)" 502
+envelope_says "/https-up/dns-says-why" "upstream later.test:443: the name does not resolve"
+echo "127.0.0.7 later.test" >> /etc/hosts
+# the balancer's leaf names balancer.test only: reaching it shows as a name mismatch
+dns_followed() { gen >/dev/null; grep -q "does not match" "$TMP/body"; }
+ok "/https-up/dns-followed" wait_until 150 dns_followed
+sed -i '/later.test/d' /etc/hosts
+stop_serve
+
 # --- 8. an upstream that can't be verified: a 502 that says why --------------
-# failed-envelope NAME STATUS-PATTERN: the last $TMP/body is Google's 502 envelope saying why
-envelope_says() {
-	like "$1" "$(cat "$TMP/body")" "^\{\"error\":\{\"code\":502,\"message\":\"$2.*\",\"status\":\"UNAVAILABLE\"\}\}$"
-}
 start_serve --upstream https://balancer.test/gb   # the balancer's CA is in no store
 is "/https-up/untrusted-ca-502" "$(gen)" 502
 envelope_says "/https-up/untrusted-ca-says-why" "upstream balancer.test:443: certificate not accepted \(.*issuer is unknown"
@@ -259,6 +294,17 @@ like "/https-up/upstream-ca-missing" "$out" "--upstream-ca.*nope.pem"
 : > "$TMP/empty.pem"
 out=$("$GBCA" serve --config /dev/null --listen 127.0.0.1:443 --upstream https://balancer.test --upstream-ca "$TMP/empty.pem" 2>&1)
 like "/https-up/upstream-ca-empty" "$out" "--upstream-ca .*empty.pem holds no certificate"
+# gbca up shares serve's options: --upstream of its own, the rest after --.
+rm -f "$TMP/up.out"
+"$GBCA" up --foreground --no-trust --no-hosts --upstream https://balancer.test/gb -- \
+	--upstream-ca "$BCA" --listen 127.0.0.1:443 --workers 1 --user root > "$TMP/up.out" 2>&1 &
+UPFG=$!
+wait_until 150 grep -q "listening on" "$TMP/up.out"
+is "/https-up/up-foreground-200" "$(gen)" 200
+is "/https-up/up-foreground-prefix" "$(jfield "$(last_record)" 'r["target"]')" "/gb/v1beta/models/gemini-2.5-flash:generateContent"
+kill -TERM $UPFG; wait_until 100 gone $UPFG; wait $UPFG 2>/dev/null
+out=$("$GBCA" up --foreground --no-trust --no-hosts --upstream https://generativelanguage.googleapis.com/gb 2>&1)
+like "/https-up/up-refuses-loop" "$out" "can't be generativelanguage.googleapis.com"
 # The system store (our namespace's copy) trusting the balancer's CA is enough.
 cp "$BCA" /usr/local/share/ca-certificates/gbca-test-balancer-ca.crt
 update-ca-certificates >/dev/null 2>&1
@@ -304,10 +350,32 @@ for no in other.test lancer.test 'balancer.test:8443'; do
 	is "/https-up/no-proxy-not-covered/$no" "$(gen) $(grep -c CONNECT "$TMP/proxy-3128.log")" "200 1"
 	stop_serve
 done
+# A plain http:// upstream takes a PREFIX and the proxy too (keeping the client's Host).
+"$PY" "$srcdir/tests/upstream.py" --host 127.0.0.7 --port 8080 --record "$TMP/plain.jsonl" --prefix /gb \
+	> "$TMP/up-8080.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 100 grep -q ready "$TMP/up-8080.out"
+: > "$TMP/proxy-3128.log"
+start_serve --upstream http://balancer.test:8080/gb --upstream-proxy http://proxy.test:3128
+is "/https-up/plain-through-proxy" "$(gen)" 200
+is "/https-up/plain-through-proxy-used" "$(cat "$TMP/proxy-3128.log")" "CONNECT balancer.test:8080 host=balancer.test:8080"
+R=$(last_record "$TMP/plain.jsonl")
+is "/https-up/plain-prefix" "$(jfield "$R" 'r["target"]')" "/gb/v1beta/models/gemini-2.5-flash:generateContent"
+is "/https-up/plain-host-kept" "$(jfield "$R" 'h["host"]')" "$NAME"
+stop_serve
 # A proxy that wants credentials: a 502 that says so.
 start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3407
 is "/https-up/proxy-407-502" "$(gen)" 502
 envelope_says "/https-up/proxy-407-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3407 refused CONNECT: 407 Proxy Authentication Required"
+stop_serve
+# An answer too long, or not HTTP: 502, never a tunnel.
+start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3501
+is "/https-up/proxy-bighead-502" "$(gen)" 502
+envelope_says "/https-up/proxy-bighead-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3501 answered CONNECT with a head over 4096 bytes"
+stop_serve
+start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3502
+is "/https-up/proxy-garbage-502" "$(gen)" 502
+envelope_says "/https-up/proxy-garbage-says-why" "upstream balancer.test:443 \(through the proxy\): the proxy proxy.test:3502 gave a malformed answer to CONNECT"
 stop_serve
 start_serve --upstream https://balancer.test/gb --upstream-proxy http://proxy.test:3999
 is "/https-up/proxy-down-502" "$(gen)" 502

@@ -49,10 +49,15 @@ struct gbca_google {
 	volatile uint32_t seq;
 	uint32_t n;
 	struct sockaddr_storage addrs[GBCA_GOOGLE_ADDRS_MAX];
+	volatile uint32_t stale;   /* set by a worker that couldn't connect: look up again soon */
 };
 
 /* A/AAAA records of name from the DNS servers in resolv.conf (no hosts file). */
 size_t gbca_dns_lookup(const char *name, uint16_t port, struct sockaddr_storage *out, size_t max);
+/* The shared page's seqlock: the master publishes n (> 0) addresses; a
+ * worker picks address i % n into *ss and gets n (0: none yet). */
+void gbca_addrs_publish(struct gbca_google *g, const struct sockaddr_storage *addrs, size_t n);
+uint32_t gbca_addrs_pick(const struct gbca_google *g, unsigned i, struct sockaddr_storage *ss);
 
 struct gbca_proxy_config {
 	struct gbca_listen_addr listen[GBCA_PROXY_LISTEN_MAX];
@@ -114,8 +119,9 @@ bool gbca_proxy_parse_listen(const char *s, bool tls, struct gbca_listen_addr *o
 /* Parses "http(s)://host[:port][/prefix]" (ports 80/443 by default; no
  * userinfo, query or fragment) and resolves host. */
 bool gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
-/* The same without resolving the host (doctor resolves it as a check). */
-bool gbca_proxy_split_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
+/* The same without the lookup (upstream_len 0): gbca_proxy_config_finish
+ * looks the host up, and a name that does not resolve yet is a warning. */
+bool gbca_proxy_parse_upstream_url(const char *url, struct gbca_proxy_config *c, struct gbca_err *err);
 /* Parses --upstream-proxy: "env" or "http://host[:port]" (default port 80). */
 bool gbca_proxy_parse_upstream_proxy(const char *v, struct gbca_proxy_config *c, struct gbca_err *err);
 /* Once every source is read: refuses an upstream that is a served name (a

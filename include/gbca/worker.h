@@ -213,6 +213,8 @@ int up_prepare(struct conn *c);
 unsigned up_prepare_events(const struct upconn *u);
 /* Our 502 for an upstream that can't be used, saying why, and a log line. */
 void up_fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Asks the master to look the upstream's name up again (a connect failed). */
+void up_stale(struct worker *w);
 /* Keeps the session's resumption data for the next connection (once it has any). */
 void up_save_session(struct worker *w, struct upconn *u);
 

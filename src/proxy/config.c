@@ -196,7 +196,7 @@ set_prefix(struct gbca_proxy_config *c, const char *path, const char *url, struc
 }
 
 bool
-gbca_proxy_split_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
+gbca_proxy_parse_upstream_url(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
 {
 	struct url_parts u;
 	bool v6;
@@ -222,13 +222,15 @@ gbca_proxy_split_upstream(const char *url, struct gbca_proxy_config *c, struct g
 		snprintf(c->upstream_authority, sizeof(c->upstream_authority), "%s%s%s:%s", v6 ? "[" : "", u.host,
 		         v6 ? "]" : "", u.port);
 	snprintf(c->upstream_origin, sizeof(c->upstream_origin), "%s://%s", u.tls ? "https" : "http", c->upstream_authority);
+	memset(&c->upstream_ss, 0, sizeof(c->upstream_ss));
+	c->upstream_len = 0;
 	return true;
 }
 
 bool
 gbca_proxy_parse_upstream(const char *url, struct gbca_proxy_config *c, struct gbca_err *err)
 {
-	return gbca_proxy_split_upstream(url, c, err) &&
+	return gbca_proxy_parse_upstream_url(url, c, err) &&
 	       resolve("upstream", c->upstream_host, c->upstream_port, &c->upstream_ss, &c->upstream_len, err);
 }
 
@@ -312,6 +314,14 @@ gbca_proxy_config_finish(struct gbca_proxy_config *c, struct gbca_err *err)
 		if (name_covers(c->names[i], c->upstream_host))
 			return gbca_fail(err, "the upstream %s is a name this proxy serves (--name %s): the proxy would "
 			                 "send requests back to itself", c->upstream_host, c->names[i]);
+	if (c->upstream_len == 0) {
+		struct gbca_err dns;
+		/* A remote balancer's name may not resolve yet (no network at
+		 * boot): serve starts, answers 502 saying so, and the master keeps
+		 * looking (serve.c). An address always parses. */
+		if (!resolve("upstream", c->upstream_host, c->upstream_port, &c->upstream_ss, &c->upstream_len, &dns))
+			gbca_print_warning("%s; requests get 502 until it resolves", dns.msg);
+	}
 	c->upstream_via_proxy = false;
 	if (strcmp(proxy, "env") == 0) {
 		const char *no = getenv("NO_PROXY");

@@ -545,9 +545,11 @@ up_event(struct gbca_loop *loop, int fd, unsigned events, void *data)
 			else if (c->w->cfg->upstream_via_proxy)
 				up_fail(c, "couldn't connect to the proxy %s:%s: %s", c->w->cfg->upstream_proxy_host,
 				        c->w->cfg->upstream_proxy_port, strerror(err));
-			else
+			else {
+				up_stale(c->w);
 				up_fail(c, "couldn't connect: %s%s", strerror(err),
 				        err == ECONNREFUSED ? " (is it running?)" : "");
+			}
 			if (!c->closed)
 				conn_step(c);
 			bury(c->w);

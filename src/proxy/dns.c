@@ -1,5 +1,6 @@
 /* DNS lookups that skip /etc/hosts: --google-passthrough must reach the real
- * generativelanguage.googleapis.com, which the hosts file points back at us.
+ * generativelanguage.googleapis.com, which the hosts file points back at us;
+ * and the page of addresses the master shares with the workers.
  * res_nquery (in glibc's libc since 2.34) asks the resolv.conf servers; the
  * answer is parsed here to avoid loading libresolv for ns_initparse. */
 #include "config.h"
@@ -90,5 +91,34 @@ gbca_dns_lookup(const char *name, uint16_t port, struct sockaddr_storage *out, s
 	if (n < max)
 		n += query(&rs, name, T_AAAA_, port, out + n, max - n);
 	res_nclose(&rs);
+	return n;
+}
+
+void
+gbca_addrs_publish(struct gbca_google *g, const struct sockaddr_storage *addrs, size_t n)
+{
+	if (n > GBCA_GOOGLE_ADDRS_MAX)
+		n = GBCA_GOOGLE_ADDRS_MAX;
+	g->seq++;
+	__sync_synchronize();
+	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
+	g->n = (uint32_t)n;
+	__sync_synchronize();
+	g->seq++;
+}
+
+uint32_t
+gbca_addrs_pick(const struct gbca_google *g, unsigned i, struct sockaddr_storage *ss)
+{
+	uint32_t seq, n;
+
+	do {
+		seq = g->seq;
+		__sync_synchronize();
+		n = g->n;
+		if (n > 0)
+			*ss = g->addrs[i % n];
+		__sync_synchronize();
+	} while ((seq & 1) || seq != g->seq);
 	return n;
 }

@@ -120,12 +120,7 @@ resolve_google(struct gbca_google *g, bool quiet)
 			                   GBCA_GOOGLE_HOST);
 		return;   /* keep the last good answer */
 	}
-	g->seq++;
-	__sync_synchronize();
-	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
-	g->n = (uint32_t)n;
-	__sync_synchronize();
-	g->seq++;
+	gbca_addrs_publish(g, addrs, n);
 }
 
 /* Looks the upstream host up again (getaddrinfo: the hosts file, then DNS)
@@ -146,14 +141,8 @@ resolve_upstream(const struct gbca_proxy_config *cfg, struct gbca_google *g)
 		if (ai->ai_addrlen <= sizeof(addrs[0]))
 			memcpy(&addrs[n++], ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(res);
-	if (n == 0)
-		return;
-	g->seq++;
-	__sync_synchronize();
-	memcpy(g->addrs, addrs, n * sizeof(addrs[0]));
-	g->n = n;
-	__sync_synchronize();
-	g->seq++;
+	if (n > 0)
+		gbca_addrs_publish(g, addrs, n);
 }
 
 static pid_t
@@ -334,6 +323,7 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 	bool stopping = false, failed = false;
 	uint64_t stop_deadline = 0;
 	uint64_t renew_retry = 0;   /* no renewal before this time (one just failed) */
+	time_t next_lookup = time(NULL) + 60, stale_lookup = 0;   /* DNS: google, the upstream */
 	int status;
 
 	memset(&m, 0, sizeof(m));
@@ -418,6 +408,8 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 		else if (tls.renew_at && (uint64_t)now >= renew_retry && tls.renew_at < (uint64_t)now + 60)
 			/* wake up when the leaf is due (at least a second from now) */
 			wait.tv_sec = tls.renew_at > (uint64_t)now ? (time_t)(tls.renew_at - (uint64_t)now) : 1;
+		if (cfg->upstream_addrs && wait.tv_sec > 2)
+			wait.tv_sec = 2;   /* a worker may ask for a fresh lookup (stale) */
 		sig = sigtimedwait(&set, &si, &wait);
 		if (sig == SIGCHLD || sig < 0) {
 			pid_t pid;
@@ -448,10 +440,23 @@ gbca_proxy_run(struct gbca_proxy_config *cfg)
 			for (size_t i = 0; i < m.n_fds; i++)
 				close(m.fds[i]);
 		} else if (sig < 0 && errno == EAGAIN && !stopping) {
-			if (cfg->google)
-				resolve_google(cfg->google, true);
-			if (cfg->upstream_addrs)
+			now = time(NULL);
+			if (now >= next_lookup) {
+				/* every minute */
+				next_lookup = now + 60;
+				if (cfg->google)
+					resolve_google(cfg->google, true);
+				if (cfg->upstream_addrs) {
+					cfg->upstream_addrs->stale = 0;
+					resolve_upstream(cfg, cfg->upstream_addrs);
+					stale_lookup = now;
+				}
+			} else if (cfg->upstream_addrs && cfg->upstream_addrs->stale && now >= stale_lookup + 5) {
+				/* a worker couldn't connect: the balancer may have moved (5 s apart at most) */
+				cfg->upstream_addrs->stale = 0;
 				resolve_upstream(cfg, cfg->upstream_addrs);
+				stale_lookup = now;
+			}
 		}
 		now = time(NULL);
 		if (!stopping && tls.renew_at && (uint64_t)now >= tls.renew_at && (uint64_t)now >= renew_retry) {

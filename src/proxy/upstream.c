@@ -171,22 +171,9 @@ up_tls_init(struct upconn *u, gnutls_certificate_credentials_t creds, const char
 static void
 upstream_addr(const struct gbca_proxy_config *cfg, struct sockaddr_storage *ss, socklen_t *len)
 {
-	const struct gbca_google *a = cfg->upstream_addrs;
-	uint32_t seq, n;
-
 	*ss = cfg->upstream_ss;
 	*len = cfg->upstream_len;
-	if (a == NULL)
-		return;
-	do {
-		seq = a->seq;
-		__sync_synchronize();
-		n = a->n;
-		if (n > 0)
-			*ss = a->addrs[0];
-		__sync_synchronize();
-	} while ((seq & 1) || seq != a->seq);
-	if (n > 0)
+	if (cfg->upstream_addrs && gbca_addrs_pick(cfg->upstream_addrs, 0, ss) > 0)
 		*len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
@@ -202,6 +189,10 @@ up_connect(struct worker *w)
 		u = up_new(w, &cfg->upstream_proxy_ss, cfg->upstream_proxy_len);
 	} else {
 		upstream_addr(cfg, &ss, &len);
+		if (len == 0) {
+			errno = ENXIO;   /* the name has not resolved yet */
+			return NULL;
+		}
 		u = up_new(w, &ss, len);
 	}
 	if (u == NULL)
@@ -243,19 +234,8 @@ up_connect_google(struct worker *w)
 	struct gbca_google *g = w->cfg->google;
 	struct sockaddr_storage ss;
 	struct upconn *u;
-	uint32_t seq, n;
 
-	if (g == NULL || w->tls->google_creds == NULL)
-		return NULL;
-	do {
-		seq = g->seq;
-		__sync_synchronize();
-		n = g->n;
-		if (n > 0)
-			ss = g->addrs[next++ % n];
-		__sync_synchronize();
-	} while ((seq & 1) || seq != g->seq);
-	if (n == 0)
+	if (g == NULL || w->tls->google_creds == NULL || gbca_addrs_pick(g, next++, &ss) == 0)
 		return NULL;
 	u = up_new(w, &ss, ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	if (u == NULL)
@@ -284,6 +264,13 @@ up_save_session(struct worker *w, struct upconn *u)
 	u->session_saved = true;
 	gnutls_free(w->up_session.data);
 	w->up_session = d;
+}
+
+void
+up_stale(struct worker *w)
+{
+	if (w->cfg->upstream_addrs)
+		w->cfg->upstream_addrs->stale = 1;
 }
 
 void

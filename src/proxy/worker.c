@@ -211,6 +211,8 @@ tick(struct gbca_loop *loop, void *data)
 		if (c->deadline == 0 || now < c->deadline)
 			continue;
 		if (c->up && c->sstate == S_HEAD && (!c->chead.data || buf_len(&c->chead) == 0)) {
+			if (c->up->connecting && !c->up->google && !w->cfg->upstream_via_proxy)
+				up_stale(w);
 			reply_error(c, 504, c->up->connecting ? "the upstream did not accept the connection in time" :
 			                    c->up->handshaking ? "the upstream (or its proxy) did not finish connecting in time"
 			                                       : "the upstream did not answer in time");
