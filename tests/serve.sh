@@ -418,6 +418,15 @@ out=$(curl -sS -H 'X-Case: ka' -w '%{num_connects} ' -o /dev/null -o /dev/null -
 is "/serve/keepalive/one-client-connection" "$out" "1 0 0 "
 is "/serve/keepalive/three-requests" "$(recq ka 'len(rs)')" 3
 is "/serve/keepalive/one-upstream-connection" "$(recq ka 'len({e["conn"] for e in rs})')" 1
+# A client that closes after its request (Connection: close, as wrk's close.lua
+# and many scripts send) leaves the upstream connection reusable: it was never
+# told to close, so the next client's request takes it from the pool.
+for i in 1 2 3; do
+	curl -sS -o /dev/null -H 'X-Case: clientclose' -H 'Connection: close' "$BASE/echo?cc=$i"
+done
+is "/serve/keepalive/client-close-three-requests" "$(recq clientclose 'len(rs)')" 3
+is "/serve/keepalive/client-close-one-upstream-connection" "$(recq clientclose 'len({e["conn"] for e in rs})')" 1
+is "/serve/keepalive/client-close-not-forwarded" "$(recq clientclose '[v for e in rs for n, v in e["headers"] if n.lower() == "connection"]')" '[]'
 # The upstream times its idle keep-alive connections out (as uvicorn does, after
 # 5 s): a pooled connection it closed must never be used (a 502 to the client).
 is "/serve/keepalive/upstream-idle-close" "$(client idleclose 4 0.3 2>&1)" "4 requests, 200 each"

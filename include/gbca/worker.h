@@ -130,6 +130,10 @@ struct conn {
 	enum sstate sstate;
 	struct upconn *up;
 	bool head_request, upgrade_request, close_after, client_eof, up_eof, error_reply;
+	/* The upstream's response leaves its connection reusable (keep-alive, not
+	 * framed by close, no upgrade): pooled after the exchange whether or not
+	 * the client closes (close_after is the client side's). */
+	bool up_keep;
 	bool up_sent_any;         /* some of this request went to the upstream */
 	bool any_request;         /* a request head has come: idle timeout, not header timeout */
 	bool google;              /* this request goes to the real Google */

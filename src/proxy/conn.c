@@ -168,6 +168,7 @@ sent:
 		c->rf.ready = 0;
 		c->rf.done = true;
 		c->close_after = true;
+		c->up_keep = false;   /* the request was not all sent */
 		return true;
 	}
 	reply_error(c, 502, "the upstream closed the connection");

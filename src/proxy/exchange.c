@@ -221,6 +221,7 @@ process_request_head(struct conn *c, uint32_t head_len)
 	c->head_request = span_eq_cs(buf, r.method, "HEAD");
 	c->upgrade_request = r.upgrade;
 	c->close_after = !r.keep_alive || w->draining;
+	c->up_keep = false;
 	c->http10 = r.minor == 0;
 
 	/* A real Google key must never reach Gemini Balance: this request came
@@ -411,6 +412,7 @@ process_response_head(struct conn *c, uint32_t head_len)
 	}
 	c->status = r.status;
 	c->sstate = S_BODY;
+	c->up_keep = r.keep_alive && !upgrade && r.framing != HTTP1_BODY_CLOSE;
 	if (upgrade) {
 		c->rstate = R_TUNNEL;
 		framer_init(&c->rf, F_TUNNEL, 0);
@@ -439,7 +441,7 @@ finish_exchange(struct conn *c)
 	if (leftover)
 		c->resp.start = c->resp.end = 0;
 	if (c->up) {
-		if (!leftover && !c->close_after && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE &&
+		if (!leftover && c->up_keep && c->rf.done && c->sf.done && !c->up_eof && c->sf.kind != F_CLOSE &&
 		    !c->up->google)
 			up_pool_put(w, c->up);
 		else
