@@ -175,7 +175,12 @@ ok "/root-safety/down/decoys-unchanged" decoys_same
 as_user rm -f "$CAROOT/serve.pid"
 serve_bg; _tap_result $? "/root-safety/down/serve-starts"
 out=$(as_root "$GBCA" down 2>&1)
-like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)"
+like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)" || {
+	# seen once under a heavily loaded machine, never reproduced: say what down saw
+	echo "# serve.pid: $(cat "$CAROOT/serve.pid" 2>&1) $(stat -c '%u %a' "$CAROOT/serve.pid" 2>&1)"
+	echo "# /proc/$SERVE/exe: $(stat -L -c '%d:%i' /proc/$SERVE/exe 2>&1), gbca: $(stat -c '%d:%i' "$GBCA")"
+	echo "# serve said: $(tr '\n' '|' < "$TMP/serve.out")"
+}
 ok "/root-safety/down/ours-gone" wait_until 50 no_gbca_left
 kill $SERVE 2>/dev/null   # when down failed: the test must still end
 wait $SERVE 2>/dev/null
