@@ -204,6 +204,11 @@ curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect"
 like "/https-up/location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
 like "/https-up/content-location-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Content-Location: https://$NAME/echo\?from=redirect$"
 
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?scheme=http"
+like "/https-up/location-http-rewritten" "$(tr -d '\r' < "$TMP/h")" "^Location: https://$NAME/echo\?from=redirect$"
+# A URL of another host (even one that starts like the balancer's) is left alone.
+curl -sS --max-time 10 --cacert "$ROOT" -D "$TMP/h" -o /dev/null "$G/redirect?host=balancer.test.example"
+like "/https-up/location-other-host-kept" "$(tr -d '\r' < "$TMP/h")" "^Location: https://balancer.test.example/gb/echo\?from=redirect$"
 # --- 7. the pool and session resumption ---------------------------------------
 # Two clients one after the other: the second reuses the pooled connection.
 : > "$REC"
@@ -259,6 +264,17 @@ like "/https-up/upstream-ca-missing" "$out" "--upstream-ca.*nope.pem"
 : > "$TMP/empty.pem"
 out=$("$GBCA" serve --config /dev/null --listen 127.0.0.1:443 --upstream https://balancer.test --upstream-ca "$TMP/empty.pem" 2>&1)
 like "/https-up/upstream-ca-empty" "$out" "--upstream-ca .*empty.pem holds no certificate"
+# gbca up shares serve's options: --upstream of its own, the rest after --.
+rm -f "$TMP/up.out"
+"$GBCA" up --foreground --no-trust --no-hosts --upstream https://balancer.test/gb -- \
+	--upstream-ca "$BCA" --listen 127.0.0.1:443 --workers 1 --user root > "$TMP/up.out" 2>&1 &
+UPFG=$!
+wait_until 150 grep -q "listening on" "$TMP/up.out"
+is "/https-up/up-foreground-200" "$(gen)" 200
+is "/https-up/up-foreground-prefix" "$(jfield "$(last_record)" 'r["target"]')" "/gb/v1beta/models/gemini-2.5-flash:generateContent"
+kill -TERM $UPFG; wait_until 100 gone $UPFG; wait $UPFG 2>/dev/null
+out=$("$GBCA" up --foreground --no-trust --no-hosts --upstream https://generativelanguage.googleapis.com/gb 2>&1)
+like "/https-up/up-refuses-loop" "$out" "can't be generativelanguage.googleapis.com"
 # The system store (our namespace's copy) trusting the balancer's CA is enough.
 cp "$BCA" /usr/local/share/ca-certificates/gbca-test-balancer-ca.crt
 update-ca-certificates >/dev/null 2>&1

@@ -30,7 +30,9 @@
 #   POST /upload/v1beta/files with X-Goog-Upload-Command: start
 #                                              200, X-Goog-Upload-URL built from scheme, Host and
 #                                              prefix (the resumable upload's first step)
-#   /redirect                                  302 with Location and Content-Location built the same way
+#   /redirect?scheme=S&host=H                  302 with Location and Content-Location built the same way
+#                                              (with scheme S and host H if given, as a balancer behind a TLS
+#                                              terminator that does not pass the scheme on would)
 #   /status?code=C                             status C with a small JSON body
 #   /idleclose?ms=M                            200 JSON, then the connection closes (FIN)
 #                                              after M ms without a request (a keep-alive timeout)
@@ -434,8 +436,9 @@ class Conn:
 
     def own_url(self, req, rest):
         """An absolute URL of ours, as a server behind a reverse proxy builds it."""
-        return "%s://%s%s%s" % ("https" if Conn.tls else "http", self.header(req, "host") or "",
-                                Conn.prefix, rest)
+        scheme = self.q(req, "scheme", "https" if Conn.tls else "http")
+        host = self.q(req, "host", self.header(req, "host") or "")
+        return "%s://%s%s%s" % (scheme, host, Conn.prefix, rest)
 
     def stream(self, req):
         n = self.qint(req, "n", 5)

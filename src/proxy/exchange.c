@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 void
@@ -327,9 +328,16 @@ rewrite_response(struct conn *c, const char *buf, const struct http1_response *r
 		/* A URL that names the upstream goes back as Google's, so that the
 		 * client's next request (a resumable upload's chunks) comes here. */
 		if (!c->google && (k == FK_UPLOAD_URL || k == FK_LOCATION || k == FK_CONTENT_LOCATION)) {
-			char url[HEADERS_URL_MAX];
+			char url[HEADERS_URL_MAX], plain[sizeof(cfg->upstream_authority) + 8];
 			size_t ul = headers_rewrite_url(v, vl, cfg->upstream_origin, cfg->upstream_tls ? "443" : "80",
 			                                cfg->upstream_prefix, "https://" GBCA_GOOGLE_HOST, url, sizeof(url));
+			if (ul == 0 && cfg->upstream_tls && vl > 7 && strncasecmp(v, "http://", 7) == 0) {
+				/* A balancer behind a TLS terminator that does not pass the
+				 * scheme on builds http:// URLs of its own name. */
+				snprintf(plain, sizeof(plain), "http://%s", cfg->upstream_authority);
+				ul = headers_rewrite_url(v, vl, plain, "80", cfg->upstream_prefix, "https://" GBCA_GOOGLE_HOST,
+				                         url, sizeof(url));
+			}
 			if (ul > 0) {
 				ok = buf_append(o, buf + h->name.off, h->name.len) && buf_append(o, ": ", 2) &&
 				     buf_append(o, url, ul) && buf_append(o, "\r\n", 2);
