@@ -1,14 +1,13 @@
 #!/usr/bin/python3
-# tests/doctor-upstream.sh's stand-in upstream for gbca doctor: on 127.0.0.7:PORT, TLS with CERT
-# and KEY (or plain with "-"), each request answered as MODE says:
+# tests/doctor-upstream.sh's stand-in upstream for gbca doctor: on
+# 127.0.0.7:PORT, TLS with CERT and KEY (or plain with "-"), each request
+# answered as MODE says:
 #   ok      401 with Google's envelope (a Gemini Balance without a token)
 #   500     500 Internal Server Error
 #   junk    an SSH banner instead of HTTP
-#   connect an HTTP CONNECT proxy (plain) that tunnels to ALLOW only, else 403
 # Records "sni NAME" and the request line and Host of each request in RECORD.
 import socket, ssl, sys, threading
 port, mode, cert, key, record = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-allow = sys.argv[6] if len(sys.argv) > 6 else ""
 lock = threading.Lock()
 
 def note(line):
@@ -30,21 +29,6 @@ def head(c):
         buf += d
     return buf.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
 
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
 def serve(c):
     try:
         if ctx:
@@ -62,18 +46,7 @@ def serve(c):
             c.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         elif mode == "junk":
             c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
-        elif mode == "connect":
-            target = lines[0].split(" ")[1]
-            if not lines[0].startswith("CONNECT ") or target != allow:
-                c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-            else:
-                host, _, p = target.rpartition(":")
-                u = socket.create_connection((host, int(p)), timeout=10)
-                c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                threading.Thread(target=pipe, args=(u, c), daemon=True).start()
-                pipe(c, u)
-                return
-    except (OSError, ssl.SSLError, IndexError):
+    except (OSError, ssl.SSLError):
         pass
     try:
         c.close()

@@ -3,13 +3,14 @@
 # (DNS, TCP connect, the proxy's CONNECT, TLS verification, the HTTP status),
 # each against a real server of the test's own: tests/doctor-upstream.py on
 # 127.0.0.7, a "remote" balancer with names of its own in a private hosts
-# file (balancer.test, and other.test for the same address), in private
-# network and mount namespaces.
+# file (balancer.test, and other.test for the same address), and
+# tests/connect-proxy.py as the upstream proxy, in private network and mount
+# namespaces.
 . "$srcdir/tests/ns.sh"
 in_namespaces -n -m -- "$@"
 
 . "$srcdir/tests/lib.sh"
-need python3 ip
+need python3 ip faketime
 mount --make-rprivate /
 ip link set lo up
 private_etc || { echo "Bail out! couldn't make a private /etc"; exit 1; }
@@ -21,14 +22,16 @@ PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 # upstream PORT MODE [CERT KEY [ALLOW]]: tests/doctor-upstream.py on 127.0.0.7:PORT
 upstream() {
-	/usr/bin/python3 "$srcdir/tests/doctor-upstream.py" "$1" "$2" "${3:--}" "${4:--}" "$TMP/record.$1" "${5:-}" \
+	/usr/bin/python3 "$srcdir/tests/doctor-upstream.py" "$1" "$2" "${3:--}" "${4:--}" "$TMP/record.$1" \
 		> "$TMP/up.$1.out" 2>&1 &
 	PIDS+=($!)
 	wait_until 50 grep -q ready "$TMP/up.$1.out" || echo "# the upstream on port $1 did not start: $(cat "$TMP/up.$1.out")"
 }
-# doctor ARG...: the upstream line of `gbca doctor ARG...` (with its fix) in $line
+# doctor ARG...: the upstream line of `gbca doctor ARG...` (with its fix) in
+# $line; run through $WRAP when set
+WRAP=()
 doctor() {
-	line=$("$GBCA" doctor "$@" 2>&1 | awk '
+	line=$("${WRAP[@]}" "$GBCA" doctor "$@" 2>&1 | awk '
 		/^(PASS|WARN|FAIL) +upstream  / { p = 1; printf "%s", $0; next }
 		p && /^ +fix:/ { sub(/^ +/, " "); printf "%s", $0 }
 		{ p = 0 }')
@@ -80,6 +83,12 @@ like "/doctor-upstream/https/untrusted" "$line" "^FAIL +upstream +$U: balancer.t
 doctor --upstream https://other.test:8443 --upstream-ca "$CA2/rootCA.pem"
 like "/doctor-upstream/https/wrong-name" "$line" "^FAIL +upstream +https://other.test:8443: other.test's certificate failed verification with $CA2/rootCA.pem: .*name in the certificate does not match"
 is "/doctor-upstream/https/wrong-name-sni" "$(grep '^sni ' "$TMP/record.8443" | tail -n 1)" "sni other.test"
+# 900 days on, the leaf (825 days) has expired; the CA has not
+# (faketime preloads itself: a sanitizer build must be told that is fine)
+WRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime '+900 days')
+doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem"
+WRAP=()
+like "/doctor-upstream/https/expired" "$line" "^FAIL +upstream +$U: balancer.test's certificate failed verification with $CA2/rootCA.pem: .*expired"
 # a CA file that holds no certificate
 : > "$TMP/empty.pem"
 doctor --upstream "$U" --upstream-ca "$TMP/empty.pem"
@@ -93,13 +102,23 @@ like "/doctor-upstream/https/not-http" "$line" '^FAIL +upstream +https://balance
 doctor --upstream https://balancer.test:8080
 like "/doctor-upstream/https/plain-server" "$line" "^FAIL +upstream +https://balancer.test:8080: the TLS handshake with balancer.test failed: .* fix: check that the upstream speaks TLS on that port"
 
-# --- through an HTTP proxy (CONNECT), which tunnels to balancer.test:8443 only ---
-upstream 3128 connect - - balancer.test:8443
+# --- through an HTTP proxy (CONNECT): tests/connect-proxy.py, one that
+# tunnels and one that asks for credentials ---
+# proxy PORT [ARG...]: tests/connect-proxy.py on 127.0.0.7:PORT, logging to $TMP/proxy.PORT
+proxy() {
+	local port=$1; shift
+	/usr/bin/python3 "$srcdir/tests/connect-proxy.py" --listen "127.0.0.7:$port" --log "$TMP/proxy.$port" "$@" \
+		> "$TMP/proxy.$port.out" 2>&1 &
+	PIDS+=($!)
+	wait_until 50 grep -q ready "$TMP/proxy.$port.out" || echo "# the proxy on port $port did not start"
+}
+proxy 3128
+proxy 3130 --status 407
 doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy http://127.0.0.7:3128
 like "/doctor-upstream/proxy/pass" "$line" "^PASS +upstream +$U answers \(HTTP 401\) over TLS1.3.* through the proxy 127.0.0.7:3128"
-is "/doctor-upstream/proxy/connect-line" "$(grep '^request CONNECT' "$TMP/record.3128" | tail -n 1)" "request CONNECT balancer.test:8443 HTTP/1.1"
-doctor --upstream https://balancer.test:8500 --upstream-ca "$CA2/rootCA.pem" --upstream-proxy=http://127.0.0.7:3128
-like "/doctor-upstream/proxy/refused-connect" "$line" "^FAIL +upstream +https://balancer.test:8500: the proxy 127.0.0.7 port 3128 refused CONNECT balancer.test:8500: \"HTTP/1.1 403 Forbidden\""
+is "/doctor-upstream/proxy/connect-line" "$(tail -n 1 "$TMP/proxy.3128")" "CONNECT balancer.test:8443 host=balancer.test:8443"
+doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy=http://127.0.0.7:3130
+like "/doctor-upstream/proxy/refused-connect" "$line" "^FAIL +upstream +$U: the proxy 127.0.0.7 port 3130 refused CONNECT balancer.test:8443: \"HTTP/1.1 407 Proxy Authentication Required\""
 doctor --upstream "$U" --upstream-ca "$CA2/rootCA.pem" --upstream-proxy http://127.0.0.7:3129
 like "/doctor-upstream/proxy/down" "$line" "^FAIL +upstream +$U: can.t connect to the upstream proxy 127.0.0.7 port 3129: Connection refused.* fix: start the proxy"
 # "env": HTTPS_PROXY, unless NO_PROXY covers the upstream

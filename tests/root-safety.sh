@@ -175,8 +175,9 @@ ok "/root-safety/down/decoys-unchanged" decoys_same
 as_user rm -f "$CAROOT/serve.pid"
 serve_bg; _tap_result $? "/root-safety/down/serve-starts"
 out=$(as_root "$GBCA" down 2>&1)
-like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)" || {
-	# seen once under a heavily loaded machine, never reproduced: say what down saw
+like "/root-safety/down/stops-ours" "$out" "stopped gbca serve \(pid $SERVE\)"
+printf '%s' "$out" | grep -q "stopped gbca serve" || {
+	# seen under heavily loaded machines, not reproduced since: say what down saw
 	echo "# serve.pid: $(cat "$CAROOT/serve.pid" 2>&1) $(stat -c '%u %a' "$CAROOT/serve.pid" 2>&1)"
 	echo "# /proc/$SERVE/exe: $(stat -L -c '%d:%i' /proc/$SERVE/exe 2>&1), gbca: $(stat -c '%d:%i' "$GBCA")"
 	echo "# serve said: $(tr '\n' '|' < "$TMP/serve.out")"
