@@ -388,7 +388,7 @@ out:
 static bool
 default_route_address(char *buf, size_t len)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) }, me;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) }, me = { 0 };
 	socklen_t me_len = sizeof(me);
 	bool ok = false;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

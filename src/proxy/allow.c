@@ -221,7 +221,7 @@ gbca_allow_defaults(struct gbca_proxy_config *c, const int *fds, size_t n_fds)
 	if (c->allow_set || c->allow_any || getifaddrs(&ifs) < 0)
 		return;
 	for (size_t f = 0; f < n_fds; f++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		bool wildcard;
 		struct gbca_cidr n;

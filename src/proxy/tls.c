@@ -248,7 +248,7 @@ load_upstream_trust(struct gbca_tls *t, const struct gbca_proxy_config *c, struc
 {
 	int ret;
 
-	if ((ret = gnutls_certificate_allocate_credentials(&t->upstream_creds)) < 0)
+	if (gnutls_certificate_allocate_credentials(&t->upstream_creds) < 0)
 		return gbca_fail(err, "out of memory");
 	if (c->upstream_ca[0] == '\0') {
 		ret = gnutls_certificate_set_x509_system_trust(t->upstream_creds);

@@ -356,7 +356,7 @@ gbca_worker_main(const struct gbca_proxy_config *cfg, struct gbca_tls *tls, cons
 		socklen_t len = sizeof(ss);
 		w.lfds[i] = fds[i];
 		w.ltls[i] = tls_fds[i];
-		ss.ss_family = AF_UNSPEC;
+		memset(&ss, 0, sizeof(ss));
 		getsockname(fds[i], (struct sockaddr *)&ss, &len);
 		addr_text(&ss, true, w.lname[i], sizeof(w.lname[i]));
 		gbca_loop_set(w.loop, fds[i], GBCA_EV_READ | GBCA_EV_EXCLUSIVE, accept_event, &w);
