@@ -272,6 +272,27 @@ ok "/lan/own-root-in-shells/nothing-changed" diff <(printf '%s\n' "$own") <(snap
 "$GBCA" untrust -q --stores node && rm -rf "$HOME/.local"
 ok "/lan/own-root-in-shells/cleaned-up" diff "$TMP/before" <(snapshot)
 
+# --- the reverse: joined first, then this machine's own root: trust --shells,
+# untrust and up must not take over (or remove) join's node and python blocks,
+# or leave could not give the rc files back ---
+"$GBCA" init -q
+out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" -q 2>&1); rc=$?
+is "/lan/joined-then-own/join-exit-0" "$rc" 0
+joined=$(snapshot)
+for form in "trust --shells" "trust --stores=node" "trust --stores python" "untrust --stores node" "untrust"; do
+	out=$("$GBCA" $form 2>&1); rc=$?
+	is "/lan/joined-then-own/$form/exit-1" "$rc" 1
+	like "/lan/joined-then-own/$form/says-leave" "$out" "gbca leave"
+	ok "/lan/joined-then-own/$form/nothing-changed" diff <(printf '%s\n' "$joined") <(snapshot)
+done
+out=$("$GBCA" trust --stores nss 2>&1); rc=$?
+is "/lan/joined-then-own/other-stores-still-work" "$rc" 0
+"$GBCA" untrust -q --stores nss
+out=$("$GBCA" leave -q 2>&1); rc=$?
+is "/lan/joined-then-own/leave-exit-0" "$rc" 0
+rm -rf "$HOME/.local"
+ok "/lan/joined-then-own/leave-byte-identical" diff "$TMP/before" <(snapshot)
+
 # --- the other options: fewer stores, the hosts file left alone, quiet ---
 out=$("$GBCA" join "$GW_IP" --fingerprint "$FP" --stores=nss,node --no-hosts -q 2>&1); rc=$?
 is "/lan/stores-no-hosts/exit-0" "$rc" 0
