@@ -45,6 +45,9 @@ unshare -n sleep 3600 &
 HOLD=$!
 wait_until 50 test "$(readlink /proc/$HOLD/ns/net)" != "$(readlink /proc/self/ns/net)"
 gw() { nsenter -t "$HOLD" -n "$@"; }
+# gw_bg CMD... &: the same in the background, where $! must be CMD itself (the
+# function alone would leave $! a subshell, and killing that leaves CMD running).
+gw_bg() { exec nsenter -t "$HOLD" -n "$@"; }
 ip link add lan0 index 300 type veth peer name lan1 index 301
 ip link set lan1 netns "$HOLD"
 ip addr add "$TM_IP/24" dev lan0
@@ -74,11 +77,11 @@ outsider ip addr add "$OUT_IP/24" dev out1
 outsider ip link set out1 up
 outsider ip route add 198.18.0.0/24 via 198.18.3.1
 
-gw /usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
+gw_bg /usr/bin/python3 "$srcdir/tests/upstream.py" --port 8000 --record "$TMP/record.jsonl" > "$TMP/upstream.out" 2>&1 &
 UPSTREAM=$!
 wait_until 50 grep -q ready "$TMP/upstream.out" || echo "# the test upstream did not start"
 GBCA_CAROOT="$GW_CA" "$GBCA" init -q
-gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "0.0.0.0:443" --allow 198.18.0.0/24 --upstream http://127.0.0.1:8000 \
+gw_bg env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "0.0.0.0:443" --allow 198.18.0.0/24 --upstream http://127.0.0.1:8000 \
 	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve.out" 2>&1 &
 SERVE=$!
 wait_until 100 port_open "$GW_IP" 443 || { echo "# serve did not start:"; sed 's/^/# /' "$TMP/serve.out"; }
@@ -162,7 +165,7 @@ certtool -p --key-type ecdsa --outfile "$TMP/free-leaf.key" 2>/dev/null
 certtool -c --load-privkey "$TMP/free-leaf.key" --load-ca-certificate "$TMP/free-ca.pem" \
 	--load-ca-privkey "$TMP/free-ca.key" --template "$TMP/free-leaf.tmpl" --outfile "$TMP/free-leaf.pem" 2>/dev/null
 cat "$TMP/free-leaf.pem" "$TMP/free-ca.pem" > "$TMP/free-chain.pem"
-gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8443" --upstream http://127.0.0.1:8000 \
+gw_bg env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8443" --upstream http://127.0.0.1:8000 \
 	--cert "$TMP/free-chain.pem" --key "$TMP/free-leaf.key" \
 	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve2.out" 2>&1 &
 SERVE2=$!
@@ -176,7 +179,7 @@ kill -TERM "$SERVE2" 2>/dev/null; wait "$SERVE2" 2>/dev/null; SERVE2=
 # the right root, but the gateway's certificate is for another name
 GBCA_CAROOT="$GW_CA" "$GBCA" issue -q --cert-file "$TMP/lh.pem" --key-file "$TMP/lh-key.pem" localhost
 cat "$TMP/lh.pem" "$GW_CA/rootCA.pem" > "$TMP/lh-chain.pem"
-gw env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8444" --upstream http://127.0.0.1:8000 \
+gw_bg env GBCA_CAROOT="$GW_CA" "$GBCA" serve --listen "$GW_IP:8444" --upstream http://127.0.0.1:8000 \
 	--cert "$TMP/lh-chain.pem" --key "$TMP/lh-key.pem" \
 	--workers 1 --user root --pid-file off --access-log off > "$TMP/serve2.out" 2>&1 &
 SERVE2=$!
