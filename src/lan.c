@@ -3,16 +3,15 @@
 #include "config.h"
 #include <gbca/ca.h>
 #include <gbca/lan.h>
+#include <gbca/probe.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,42 +257,17 @@ out:
 	return ok;
 }
 
-/* Connects to one address within LAN_TIMEOUT_MS; the socket is left
- * blocking, with send and receive timeouts. */
+/* Connects to one address within LAN_TIMEOUT_MS (gbca_probe_connect, as
+ * doctor does); reads wait as long at most, for GnuTLS's blocking recv. */
 static int
 connect_one(const struct addrinfo *ai)
 {
 	struct timeval tv = { LAN_TIMEOUT_MS / 1000, 0 };
-	struct pollfd p;
-	int fd, flags, e = 0;
-	socklen_t el = sizeof(e);
+	int fd = gbca_probe_connect(ai->ai_addr, ai->ai_addrlen, LAN_TIMEOUT_MS, LAN_TIMEOUT_MS);
 
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
-		return -1;
-	flags = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		if (poll(&p, 1, LAN_TIMEOUT_MS) != 1) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e != 0) {
-			errno = e ? e : EIO;
-			goto fail;
-		}
-	}
-	fcntl(fd, F_SETFL, flags);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
-fail:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
 }
 
 static int

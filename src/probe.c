@@ -96,9 +96,8 @@ resolve(const char *host, const char *port, struct sockaddr_storage *ss, socklen
 	return 0;
 }
 
-/* A blocking TCP socket connected within ms, or -1 with errno. */
-static int
-connect_within(const struct sockaddr_storage *ss, socklen_t len, unsigned ms, unsigned io_ms)
+int
+gbca_probe_connect(const struct sockaddr *sa, socklen_t len, unsigned ms, unsigned io_ms)
 {
 	struct timeval tv = { (time_t)(io_ms / 1000), (suseconds_t)(io_ms % 1000) * 1000 };
 	struct pollfd pfd;
@@ -106,11 +105,11 @@ connect_within(const struct sockaddr_storage *ss, socklen_t len, unsigned ms, un
 	socklen_t el = sizeof(int);
 	int fd, e = 0, n;
 
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	set_deadline(&deadline, ms);
-	if (connect(fd, (const struct sockaddr *)ss, len) < 0) {
+	if (connect(fd, sa, len) < 0) {
 		if (errno != EINPROGRESS) {
 			e = errno;
 			goto err;
@@ -439,7 +438,7 @@ gbca_probe_run(struct gbca_probe *p)
 	}
 	getnameinfo((const struct sockaddr *)to, len, p->addr, sizeof(p->addr), NULL, 0, NI_NUMERICHOST);
 	/* 2. TCP */
-	if ((l.fd = connect_within(to, len, p->connect_timeout_ms, p->io_timeout_ms)) < 0) {
+	if ((l.fd = gbca_probe_connect((const struct sockaddr *)to, len, p->connect_timeout_ms, p->io_timeout_ms)) < 0) {
 		const char *name = p->proxy_host ? p->proxy_host : p->host;
 		bool literal = strcmp(name, p->addr) == 0;
 		p->at_proxy = p->proxy_host != NULL;

@@ -45,4 +45,8 @@ struct gbca_probe {
  * its status. Every wait is bounded by the two timeouts. */
 void gbca_probe_run(struct gbca_probe *p);
 
+/* A blocking TCP socket connected to sa within ms, whose writes never wait
+ * longer than io_ms; or -1 with errno (ETIMEDOUT when ms ran out). */
+int gbca_probe_connect(const struct sockaddr *sa, socklen_t len, unsigned ms, unsigned io_ms);
+
 #endif
