@@ -172,13 +172,43 @@ print_sudo_hint(const char *caroot, const char *verb, const char *stores, bool a
 	                stores, caroot, self, verb, stores, all ? " --all" : "");
 }
 
+/* After 'gbca join', the one gbca block for node and for python in the rc
+ * files is the gateway's (CAROOT/joined/gateway says so): trusting or
+ * untrusting this machine's own root there would take it over or remove it,
+ * and 'gbca leave' could not give the files back. join refuses the other
+ * order (cmd-join.c). Other stores hold each root apart and stay usable. */
+static bool
+shells_held_by_join(const char *caroot, const struct selection *sel, struct gbca_err *err)
+{
+	char note[PATH_MAX];
+	struct gbca_err ignored;
+	bool shells = false;
+
+	for (size_t i = 0; i < gbca_n_stores; i++)
+		if (sel->chosen[i] && (gbca_stores[i] == &gbca_store_node || gbca_stores[i] == &gbca_store_python))
+			shells = true;
+	if (!shells || !gbca_path_join(note, sizeof(note), caroot, GBCA_LAN_DIR "/" GBCA_LAN_STATE_FILE, &ignored) ||
+	    access(note, F_OK) < 0)
+		return false;
+	gbca_fail(err, "this machine joined a LAN gateway, whose root holds the node and python blocks in your "
+	          "shell files; run 'gbca leave' first, or choose other stores (--stores system,nss,java)");
+	return true;
+}
+
 static int
 run_stores(struct gbca_trust_ctx *ctx, const struct selection *sel, bool install)
 {
 	char skipped[256] = "";
 	size_t used = 0;
 	bool ok = true;
+	struct gbca_err held;
 
+	/* Before any store: all or nothing. join's and leave's own runs have
+	 * CAROOT/joined as their folder, which holds no joined/ below it. */
+	if (shells_held_by_join(ctx->caroot, sel, &held)) {
+		gbca_print_error("%s", held.msg);
+		return GBCA_EXIT_FAIL;
+	}
 	for (size_t i = 0; i < gbca_n_stores; i++) {
 		const struct gbca_store *s = gbca_stores[i];
 		char report[GBCA_REPORT_MAX] = "";
@@ -219,29 +249,6 @@ select_defaults(const struct gbca_trust_ctx *ctx, struct selection *sel, bool in
 	sel->after_system = install;
 }
 
-/* After 'gbca join', the one gbca block for node and for python in the rc
- * files is the gateway's (CAROOT/joined/gateway says so): trusting or
- * untrusting this machine's own root there would take it over or remove it,
- * and 'gbca leave' could not give the files back. join refuses the other
- * order (cmd-join.c). Other stores hold each root apart and stay usable. */
-static bool
-shells_held_by_join(const char *caroot, const struct selection *sel, struct gbca_err *err)
-{
-	char note[PATH_MAX];
-	struct gbca_err ignored;
-	bool shells = false;
-
-	for (size_t i = 0; i < gbca_n_stores; i++)
-		if (sel->chosen[i] && (gbca_stores[i] == &gbca_store_node || gbca_stores[i] == &gbca_store_python))
-			shells = true;
-	if (!shells || !gbca_path_join(note, sizeof(note), caroot, GBCA_LAN_DIR "/" GBCA_LAN_STATE_FILE, &ignored) ||
-	    access(note, F_OK) < 0)
-		return false;
-	gbca_fail(err, "this machine joined a LAN gateway, whose root holds the node and python blocks in your "
-	          "shell files; run 'gbca leave' first, or choose other stores (--stores system,nss,java)");
-	return true;
-}
-
 bool
 gbca_trust_default_stores(const char *caroot, struct gbca_err *err)
 {
@@ -267,11 +274,6 @@ gbca_trust_run(const char *caroot, const char *stores, bool install, const char 
 	ctx.shells = install ? installed_shells() : GBCA_SHELL_ALL;
 	if (stores == NULL)
 		select_defaults(&ctx, &sel, install, true);
-	/* join and leave (sha256 given) work on the joined root itself */
-	if (sha256 == NULL && shells_held_by_join(caroot, &sel, err)) {
-		gbca_trust_ctx_free(&ctx);
-		return false;
-	}
 	rc = run_stores(&ctx, &sel, install);
 	gbca_trust_ctx_free(&ctx);
 	if (rc != GBCA_EXIT_OK)
@@ -351,11 +353,6 @@ trust_main(int argc, char **argv, bool install)
 		for (size_t i = 0; i < gbca_n_stores; i++)
 			if (gbca_stores[i] == &gbca_store_node)
 				sel.chosen[i] = true;
-	}
-	if (!check && shells_held_by_join(caroot, &sel, &err)) {
-		gbca_trust_ctx_free(&ctx);
-		gbca_print_error("%s", err.msg);
-		return GBCA_EXIT_FAIL;
 	}
 	rc = check ? run_check(&ctx, &sel, json) : run_stores(&ctx, &sel, install);
 	gbca_trust_ctx_free(&ctx);
